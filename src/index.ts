@@ -1,0 +1,53 @@
+/**
+ * Steadfast: resilient PostgreSQL access for TypeScript backends.
+ *
+ * The core — failure classification, error types and serialization, the self-healing pool
+ * engine, resilience policies — uses Web APIs only and runs on Node, Deno, Bun and Workers.
+ * Drivers and Node-only parts live behind subpath exports (`steadfast/pg`,
+ * `steadfast/testing`, …).
+ *
+ * @module
+ */
+export { isSteadfastError, SteadfastError } from "./errors/base.js";
+export type {
+  Classification,
+  ClassifyContext,
+  FailureKind,
+  FailureOutcome,
+  FailurePhase,
+} from "./errors/classification.js";
+export { classify } from "./errors/classify.js";
+export { ConfigError, type ConfigIssue } from "./errors/config-error.js";
+export {
+  CanceledError,
+  CircuitOpenError,
+  PoolClosedError,
+  type PoolCounts,
+  PoolQueueFullError,
+  PoolTimeoutError,
+  type SteadfastErrorCode,
+  TimeoutError,
+  type TimeoutPhase,
+  UnknownOutcomeError,
+} from "./errors/errors.js";
+export { redactSecrets } from "./errors/redact.js";
+export {
+  type JsonValue,
+  type SerializedError,
+  type SerializeErrorOptions,
+  serializeError,
+} from "./errors/serialize.js";
+export type { PoolConnector } from "./pool/connector.js";
+export { POOL_DEFAULTS, type PoolOptions, type ResolvedPoolOptions } from "./pool/options.js";
+export { type AcquireOptions, ConnectionPool, type PoolHooks } from "./pool/pool.js";
+export type {
+  ConnectGate,
+  PoolEvents,
+  PoolLogger,
+  PoolStats,
+  RemovalReason,
+} from "./pool/types.js";
+export type { Clock, RandomSource, TimerHandle } from "./util/clock.js";
+export { systemClock } from "./util/clock.js";
+export { type Duration, type DurationUnit, parseDuration } from "./util/duration.js";
+export { Emitter } from "./util/emitter.js";
