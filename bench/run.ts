@@ -1,0 +1,162 @@
+/**
+ * `npm run bench [-- section…]`: runs every benchmark section (or the ones named), prints
+ * each table with ratios against the peers measured in the same run, and writes
+ * `bench/results/<timestamp>.json` plus `bench/results/latest.md`.
+ *
+ * Everything runs on loopback against `BENCH_DATABASE_URL` (default: the local server).
+ */
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import pg from "pg";
+import { runPolicyBench } from "./policy.js";
+import { runPoolBench } from "./pool.js";
+
+const DATABASE_URL =
+  process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+/** One printed and recorded table. */
+interface Section {
+  readonly title: string;
+  readonly columns: readonly string[];
+  readonly rows: readonly (readonly (string | number)[])[];
+  /** Targets with the measured figure and whether they were met. */
+  readonly targets: readonly {
+    readonly target: string;
+    readonly measured: string;
+    readonly met: boolean;
+  }[];
+  readonly raw: unknown;
+}
+
+const SECTIONS: Record<string, () => Promise<Section>> = {
+  async policy() {
+    const results = await runPolicyBench();
+    const cockatiel = results.find((r) => r.name.startsWith("cockatiel"))?.nsPerCall ?? Number.NaN;
+    const ours = results.find((r) => r.name.includes("(deadline, retry, breaker)"))?.nsPerCall;
+    return {
+      title: "Policy overhead around a resolved promise (ns per call, best of 5 rounds)",
+      columns: ["case", "ns/call", "× cockatiel"],
+      rows: results.map((r) => [r.name, r.nsPerCall, ratio(r.nsPerCall, cockatiel)]),
+      targets: [
+        {
+          target: "composed policy (retry + breaker + deadline) ≤ 1000 ns/call",
+          measured: `${ours} ns/call`,
+          met: ours !== undefined && ours <= 1000,
+        },
+      ],
+      raw: results,
+    };
+  },
+  async pool() {
+    const { results, ratio: poolRatio } = await runPoolBench({ url: DATABASE_URL });
+    const pgOps = results.find((r) => r.name === "pg.Pool")?.opsPerSec ?? Number.NaN;
+    return {
+      title: "SELECT 1 at concurrency 16, 5 interleaved rounds of 3 s (median)",
+      columns: ["client", "ops/s", "p50 ms", "p99 ms", "× pg.Pool"],
+      rows: results.map((r) => [r.name, r.opsPerSec, r.p50Ms, r.p99Ms, ratio(r.opsPerSec, pgOps)]),
+      targets: [
+        {
+          target: "drop-in Pool ≥ 0.98× raw pg.Pool (median of paired rounds)",
+          measured: `${poolRatio}×`,
+          met: poolRatio >= 0.98,
+        },
+      ],
+      raw: { results, ratio: poolRatio },
+    };
+  },
+};
+
+function ratio(value: number, base: number): string {
+  return Number.isFinite(value / base) ? `${(value / base).toFixed(3)}×` : "—";
+}
+
+async function environment(): Promise<Record<string, string | number>> {
+  const pkg = (name: string): string => {
+    try {
+      const text = readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url));
+      return (JSON.parse(text.toString()) as { version: string }).version;
+    } catch {
+      return "not installed";
+    }
+  };
+  let server = "unreachable";
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  try {
+    await client.connect();
+    server =
+      (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]
+        ?.v ?? "?";
+  } catch {
+    // Sections that need the server report their own failure.
+  } finally {
+    await client.end().catch(() => {});
+  }
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"]).toString().trim();
+  } catch {}
+  return {
+    date: new Date().toISOString(),
+    commit,
+    cpu: cpus()[0]?.model ?? "unknown",
+    cpus: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    postgres: server,
+    pg: pkg("pg"),
+    cockatiel: pkg("cockatiel"),
+  };
+}
+
+function markdown(env: Record<string, string | number>, sections: Record<string, Section>): string {
+  const lines = [
+    "# Benchmark results",
+    "",
+    `Run ${env.date} on commit ${env.commit}: ${env.cpus} × ${env.cpu}, ${env.memoryGiB} GiB,`,
+    `Node ${env.node}, PostgreSQL ${env.postgres}, pg ${env.pg}, cockatiel ${env.cockatiel}.`,
+  ];
+  for (const [name, s] of Object.entries(sections)) {
+    lines.push("", `## ${name}: ${s.title}`, "");
+    lines.push(`| ${s.columns.join(" | ")} |`, `|${s.columns.map(() => " --- ").join("|")}|`);
+    for (const row of s.rows) lines.push(`| ${row.join(" | ")} |`);
+    lines.push("");
+    for (const t of s.targets)
+      lines.push(`- ${t.met ? "met" : "MISSED"}: ${t.target} — measured ${t.measured}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in SECTIONS));
+if (unknown.length > 0) {
+  console.error(
+    `bench: unknown section ${unknown.join(", ")}; known: ${Object.keys(SECTIONS).join(", ")}`,
+  );
+  process.exit(2);
+}
+const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
+const env = await environment();
+const done: Record<string, Section> = {};
+for (const name of names) {
+  const run = SECTIONS[name];
+  if (!run) continue;
+  console.log(`\n▶ ${name}`);
+  const section = await run();
+  done[name] = section;
+  console.log(section.title);
+  console.table(
+    section.rows.map((row) => Object.fromEntries(section.columns.map((c, i) => [c, row[i]]))),
+  );
+  for (const t of section.targets) console.log(`${t.met ? "✓" : "✗"} ${t.target}: ${t.measured}`);
+}
+const dir = new URL("./results/", import.meta.url);
+mkdirSync(dir, { recursive: true });
+const stamp = String(env.date).replace(/[:.]/g, "-");
+writeFileSync(
+  new URL(`${stamp}.json`, dir),
+  `${JSON.stringify({ env, sections: done }, null, 2)}\n`,
+);
+writeFileSync(new URL("latest.md", dir), markdown(env, done));
+console.log(`\nwrote bench/results/${stamp}.json and bench/results/latest.md`);
