@@ -8,6 +8,18 @@
  *
  * @module
  */
+
+export {
+  createDatabase,
+  Database,
+  type DatabaseStats,
+  type QueryOptions,
+} from "./db/database.js";
+export type { DatabaseDriver, QueryResult } from "./db/driver.js";
+export type { CallKind, DatabaseEvents } from "./db/events.js";
+export type { DatabaseOptions, ResolvedDatabaseOptions } from "./db/options.js";
+export { PRESETS, type Preset, type PresetName } from "./db/presets.js";
+export type { IsolationLevel, Transaction, TransactionOptions } from "./db/transaction.js";
 export { isSteadfastError, SteadfastError } from "./errors/base.js";
 export type {
   Classification,
@@ -37,6 +49,7 @@ export {
   type SerializeErrorOptions,
   serializeError,
 } from "./errors/serialize.js";
+export * from "./policy/index.js";
 export type { PoolConnector } from "./pool/connector.js";
 export { POOL_DEFAULTS, type PoolOptions, type ResolvedPoolOptions } from "./pool/options.js";
 export { type AcquireOptions, ConnectionPool, type PoolHooks } from "./pool/pool.js";

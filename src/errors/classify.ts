@@ -70,6 +70,8 @@ const SQLSTATES = new Map<string, Rule>([
   ["3D000", CONFIG], // invalid_catalog_name (database does not exist)
 ]);
 
+const BIND_MISMATCH = /^bind message supplies \d+ parameters?, but prepared statement/;
+
 const SQLSTATE_CLASSES = new Map<string, Rule>([
   // Connection exceptions. Poolers also send these (PgBouncer's "server conn crashed?" is 08P01)
   // after losing the backend mid-statement, so the outcome is unknown once sent.
@@ -235,7 +237,10 @@ function recognize(err: object): Recognized | undefined {
 
   const code = stringProp(err, "code");
   if (code !== undefined && SQLSTATE_PATTERN.test(code)) {
-    const base = SQLSTATES.get(code) ?? SQLSTATE_CLASSES.get(code.slice(0, 2)) ?? STATEMENT_ERROR;
+    // PostgreSQL itself answers a wrong parameter count with 08P01 on a healthy connection.
+    const base = BIND_MISMATCH.test(stringProp(err, "message") ?? "")
+      ? STATEMENT_ERROR
+      : (SQLSTATES.get(code) ?? SQLSTATE_CLASSES.get(code.slice(0, 2)) ?? STATEMENT_ERROR);
     const severity = stringProp(err, "severity");
     // A FATAL or PANIC answer always ends the session, whatever the SQLSTATE.
     const fatal = severity === "FATAL" || severity === "PANIC";

@@ -247,6 +247,18 @@ describe("classify: real errors from PostgreSQL (live, 127.0.0.1:5432)", () => {
     }
   });
 
+  it("08P01 wrong parameter count (PostgreSQL's own bind error): a statement error, connection fine", async () => {
+    const c = await client();
+    try {
+      const err = await rejection(c.query("SELECT $1::int + $2::int", [1]));
+      assert.match((err as Error).message, /^bind message supplies 1 parameters/);
+      check(err, { ...STATEMENT_ERROR, code: "PG_08P01", sqlstate: "08P01" });
+      assert.equal((await c.query("SELECT 1 AS one")).rows[0].one, 1);
+    } finally {
+      await closeAll(c);
+    }
+  });
+
   it("57014 statement timeout: a timeout, not applied, connection reusable", async () => {
     const c = await client();
     try {

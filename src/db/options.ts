@@ -1,0 +1,172 @@
+import type { BackoffOptions } from "../policy/backoff.js";
+import type { CircuitBreakerOptions } from "../policy/circuit-breaker-options.js";
+import type { RetryBudgetOptions } from "../policy/retry-budget.js";
+import { POOL_OPTION_KEYS, type PoolOptions } from "../pool/options.js";
+import type { PoolLogger } from "../pool/types.js";
+import type { Clock, RandomSource } from "../util/clock.js";
+import { systemClock, systemRandom } from "../util/clock.js";
+import type { Duration } from "../util/duration.js";
+import { OptionsReader } from "../util/options.js";
+import type { DatabaseDriver } from "./driver.js";
+import { PRESETS, type PresetName } from "./presets.js";
+
+/**
+ * Options of `createDatabase`. Only `driver` is required; everything else has a default from
+ * the preset (`server` unless you choose another). Durations accept `"250ms"`, `"5s"`, `"2m"`
+ * or milliseconds.
+ *
+ * @example
+ * ```ts
+ * const db = createDatabase({
+ *   driver: pgDriver({ connectionString: process.env.DATABASE_URL }),
+ *   preset: "serverless",
+ *   timeout: "5s",
+ *   pool: { max: 8 },
+ * });
+ * ```
+ */
+export interface DatabaseOptions<C> {
+  /** How to reach the database: `pgDriver()` from `steadfast/pg`. */
+  readonly driver: DatabaseDriver<C>;
+  /** Defaults tuned for where the database runs; see `PRESETS`. Default `"server"`. */
+  readonly preset?: PresetName;
+  /** Pool options; each one given here overrides the preset's. */
+  readonly pool?: PoolOptions;
+  /** Default deadline of one call, all attempts and backoff sleeps included. Preset: 10–30 s. */
+  readonly timeout?: Duration;
+  /**
+   * Also enforce the deadline on the server with `statement_timeout`, so a statement whose
+   * client vanished still stops. Set once per connection (and with `SET LOCAL` per
+   * transaction); turn off behind a transaction-mode pooler that forbids session settings.
+   * Default `true`.
+   */
+  readonly serverTimeout?: boolean;
+  /** How long a canceled statement may take to come back before its connection is destroyed. Default `"1s"`. */
+  readonly cancelGrace?: Duration;
+  /** Retries of single statements. */
+  readonly retry?: {
+    /** Attempts per call, the first included. Preset: 3–4. */
+    readonly maxAttempts?: number;
+    /** Backoff between attempts. Default full jitter from 50 ms, capped at 5 s. */
+    readonly backoff?: BackoffOptions;
+    /** The budget shared by every call of this database. Default 20 % of calls plus 10/s. */
+    readonly budget?: RetryBudgetOptions;
+  };
+  /** Retries of whole transactions (serialization failures, deadlocks, lost connections). */
+  readonly transaction?: {
+    /** Attempts per transaction, the first included. Default 5. */
+    readonly maxAttempts?: number;
+  };
+  /** The circuit breaker shared by queries and the pool's connection attempts; `false` disables it. */
+  readonly breaker?: Omit<CircuitBreakerOptions, "clock" | "probe"> | false;
+  /** Idempotency keys for transactions. */
+  readonly idempotency?: {
+    /** Table Steadfast creates for the keys. Default `"steadfast_idempotency_keys"`. */
+    readonly table?: string;
+    /** How long a key is remembered. Default `"24h"`. */
+    readonly ttl?: Duration;
+  };
+  /** Receives warnings (connection deaths, breaker openings), rate-limited per burst. */
+  readonly logger?: PoolLogger;
+  /** Time source for every timer. Default the system clock. */
+  readonly clock?: Clock;
+  /** Random source for jitter. Default `Math.random`. */
+  readonly random?: RandomSource;
+}
+
+/** `DatabaseOptions` with every default filled in. */
+export interface ResolvedDatabaseOptions {
+  readonly preset: PresetName;
+  readonly pool: PoolOptions;
+  readonly timeout: number;
+  readonly serverTimeout: boolean;
+  readonly cancelGrace: number;
+  readonly maxAttempts: number;
+  readonly backoff: BackoffOptions | undefined;
+  readonly budget: RetryBudgetOptions | undefined;
+  readonly transactionAttempts: number;
+  readonly breaker: Omit<CircuitBreakerOptions, "clock" | "probe"> | false;
+  readonly idempotencyTable: string;
+  readonly idempotencyTtl: number;
+  readonly logger: PoolLogger | undefined;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+}
+
+const KEYS = [
+  "driver",
+  "preset",
+  "pool",
+  "timeout",
+  "serverTimeout",
+  "cancelGrace",
+  "retry",
+  "transaction",
+  "breaker",
+  "idempotency",
+  "logger",
+  "clock",
+  "random",
+] as const;
+
+/** A plain SQL identifier, optionally schema-qualified: what a table name may be. */
+const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
+
+/** @internal Validates `options`, reporting every bad field in one `ConfigError`. */
+export function resolveDatabaseOptions<C>(options: DatabaseOptions<C>): ResolvedDatabaseOptions {
+  const r = new OptionsReader(options, "", KEYS);
+  const presetName = r.oneOf<PresetName>("preset", "server", ["serverless", "server", "local"]);
+  const preset = PRESETS[presetName];
+  const driver = r.raw("driver") as Partial<DatabaseDriver<C>> | undefined;
+  if (typeof driver?.query !== "function" || typeof driver.connector !== "object") {
+    r.report(
+      "driver",
+      'a driver such as pgDriver({ connectionString }) from "steadfast/pg"',
+      driver,
+    );
+  }
+  // Pool values are validated by the pool itself; here only their names, so a typo is
+  // reported together with every other bad field.
+  r.nested("pool", POOL_OPTION_KEYS);
+  const retryReader = r.nested("retry", ["maxAttempts", "backoff", "budget"]);
+  const txReader = r.nested("transaction", ["maxAttempts"]);
+  const idemReader = r.nested("idempotency", ["table", "ttl"]);
+  const table = idemReader.string("table", { nonEmpty: true }) ?? "steadfast_idempotency_keys";
+  if (!TABLE_NAME.test(table)) {
+    idemReader.report(
+      "table",
+      "a lower-case SQL identifier such as steadfast_idempotency_keys",
+      table,
+    );
+  }
+  const breakerRaw = r.raw("breaker");
+  const resolved: ResolvedDatabaseOptions = {
+    preset: presetName,
+    pool: { ...preset.pool, ...(r.raw("pool") as PoolOptions | undefined) },
+    timeout: r.duration("timeout", durationOf(preset.timeout), { min: 1 }),
+    serverTimeout: r.boolean("serverTimeout", true),
+    cancelGrace: r.duration("cancelGrace", 1_000, { min: 0 }),
+    maxAttempts: retryReader.integer("maxAttempts", preset.maxAttempts, { min: 1, max: 100 }),
+    backoff: retryReader.raw("backoff") as BackoffOptions | undefined,
+    budget: retryReader.raw("budget") as RetryBudgetOptions | undefined,
+    transactionAttempts: txReader.integer("maxAttempts", 5, { min: 1, max: 100 }),
+    breaker:
+      breakerRaw === false
+        ? false
+        : {
+            breakDuration: preset.breakDuration,
+            ...(breakerRaw as Omit<CircuitBreakerOptions, "clock" | "probe"> | undefined),
+          },
+    idempotencyTable: table,
+    idempotencyTtl: idemReader.duration("ttl", 86_400_000, { min: 1_000 }),
+    logger: r.raw("logger") as PoolLogger | undefined,
+    clock: (r.raw("clock") as Clock | undefined) ?? systemClock,
+    random: (r.raw("random") as RandomSource | undefined) ?? systemRandom,
+  };
+  r.finish();
+  return resolved;
+}
+
+function durationOf(value: Duration): number {
+  return new OptionsReader({ value }, "", ["value"]).duration("value", 0);
+}
