@@ -16,6 +16,7 @@ export {
   type QueryOptions,
 } from "./db/database.js";
 export type { DatabaseDriver, QueryResult } from "./db/driver.js";
+export { type EnvConfig, fromEnv } from "./db/env.js";
 export type { CallKind, DatabaseEvents } from "./db/events.js";
 export type { DatabaseOptions, ResolvedDatabaseOptions } from "./db/options.js";
 export { PRESETS, type Preset, type PresetName } from "./db/presets.js";
@@ -49,6 +50,10 @@ export {
   type SerializeErrorOptions,
   serializeError,
 } from "./errors/serialize.js";
+export { createHealth, Health } from "./health/monitor.js";
+export { HEALTH_DEFAULTS, type HealthOptions } from "./health/options.js";
+export type { CacheHealthSource, HealthCheck, HealthReport, HealthStatus } from "./health/types.js";
+export { attachLogger, type Logger, type LogLevel, type LogOptions } from "./logging/logger.js";
 export * from "./policy/index.js";
 export type { PoolConnector } from "./pool/connector.js";
 export { POOL_DEFAULTS, type PoolOptions, type ResolvedPoolOptions } from "./pool/options.js";

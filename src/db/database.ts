@@ -2,6 +2,7 @@ import type { Classification } from "../errors/classification.js";
 import { classify } from "../errors/classify.js";
 import { ConfigError, describeValue } from "../errors/config-error.js";
 import { CanceledError, TimeoutError, UnknownOutcomeError } from "../errors/errors.js";
+import { attachLogger } from "../logging/logger.js";
 import { type CircuitBreakerPolicy, circuitBreaker } from "../policy/circuit-breaker.js";
 import type { CircuitState } from "../policy/circuit-breaker-options.js";
 import { pipeline } from "../policy/compose.js";
@@ -87,10 +88,8 @@ export class Database<C = unknown> {
     this.pool = new ConnectionPool(
       options.driver.connector,
       { ...o.pool, clock, random: o.random },
-      {
-        ...(this.breaker ? { gate: this.breaker } : {}),
-        ...(o.logger ? { logger: o.logger } : {}),
-      },
+      // The pool's own warnings are not wired: attachLogger covers its events, rate-limited.
+      this.breaker ? { gate: this.breaker } : {},
     );
     this.runtime = {
       pool: this.pool,
@@ -105,6 +104,7 @@ export class Database<C = unknown> {
     this.#write = this.#pipeline("write", o.maxAttempts);
     this.transactionPolicy = this.#pipeline("transaction", o.transactionAttempts);
     this.breaker?.on("stateChange", (event) => this.events.emit("breaker", event));
+    if (o.logger) attachLogger(this, o.logger, o.log);
   }
 
   /**
@@ -325,14 +325,14 @@ export class Database<C = unknown> {
       });
       if (this.events.has("call")) {
         const durationMs = this.options.clock.now() - startedAt;
-        this.events.emit("call", { kind, durationMs, attempts });
+        this.events.emit("call", { kind, sql, params, durationMs, attempts });
       }
       return result;
     } catch (error) {
       const final = idempotent ? error : this.#unknownOutcome(kind, error, abandonedInFlight);
       if (this.events.has("call")) {
         const durationMs = this.options.clock.now() - startedAt;
-        this.events.emit("call", { kind, durationMs, attempts, error: final });
+        this.events.emit("call", { kind, sql, params, durationMs, attempts, error: final });
       }
       throw final;
     }

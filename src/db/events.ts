@@ -12,6 +12,13 @@ export interface DatabaseEvents {
   /** A call finished (after all its attempts). `error` is absent on success. */
   call: {
     readonly kind: CallKind;
+    /**
+     * The statement's SQL text (`"transaction"` for a transaction), for slow-query logs. Never
+     * use it as a metric label: it is unbounded.
+     */
+    readonly sql: string;
+    /** The parameters; log them only when you know they hold no secrets. */
+    readonly params: readonly unknown[] | undefined;
     readonly durationMs: number;
     readonly attempts: number;
     readonly error?: unknown;

@@ -1,8 +1,8 @@
+import type { Logger, LogOptions } from "../logging/logger.js";
 import type { BackoffOptions } from "../policy/backoff.js";
 import type { CircuitBreakerOptions } from "../policy/circuit-breaker-options.js";
 import type { RetryBudgetOptions } from "../policy/retry-budget.js";
 import { POOL_OPTION_KEYS, type PoolOptions } from "../pool/options.js";
-import type { PoolLogger } from "../pool/types.js";
 import type { Clock, RandomSource } from "../util/clock.js";
 import { systemClock, systemRandom } from "../util/clock.js";
 import type { Duration } from "../util/duration.js";
@@ -66,8 +66,13 @@ export interface DatabaseOptions<C> {
     /** How long a key is remembered. Default `"24h"`. */
     readonly ttl?: Duration;
   };
-  /** Receives warnings (connection deaths, breaker openings), rate-limited per burst. */
-  readonly logger?: PoolLogger;
+  /**
+   * Where structured log lines go (pino's shape: `logger.warn(fields, message)`). Default none:
+   * the library writes nothing unless given a logger.
+   */
+  readonly logger?: Logger;
+  /** What is logged: level (default `"warn"`), slow-query threshold, parameters. */
+  readonly log?: LogOptions;
   /** Time source for every timer. Default the system clock. */
   readonly clock?: Clock;
   /** Random source for jitter. Default `Math.random`. */
@@ -88,7 +93,8 @@ export interface ResolvedDatabaseOptions {
   readonly breaker: Omit<CircuitBreakerOptions, "clock" | "probe"> | false;
   readonly idempotencyTable: string;
   readonly idempotencyTtl: number;
-  readonly logger: PoolLogger | undefined;
+  readonly logger: Logger | undefined;
+  readonly log: LogOptions | undefined;
   readonly clock: Clock;
   readonly random: RandomSource;
 }
@@ -105,6 +111,7 @@ const KEYS = [
   "breaker",
   "idempotency",
   "logger",
+  "log",
   "clock",
   "random",
 ] as const;
@@ -159,7 +166,8 @@ export function resolveDatabaseOptions<C>(options: DatabaseOptions<C>): Resolved
           },
     idempotencyTable: table,
     idempotencyTtl: idemReader.duration("ttl", 86_400_000, { min: 1_000 }),
-    logger: r.raw("logger") as PoolLogger | undefined,
+    logger: r.raw("logger") as Logger | undefined,
+    log: r.raw("log") as LogOptions | undefined,
     clock: (r.raw("clock") as Clock | undefined) ?? systemClock,
     random: (r.raw("random") as RandomSource | undefined) ?? systemRandom,
   };

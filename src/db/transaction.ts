@@ -90,7 +90,23 @@ export async function runTransaction<C, T>(
   // Set while a lost COMMIT (with a key) awaits the next attempt's check of the key.
   let commitUnresolved = false;
 
+  const startedAt = rt.clock.now();
+  let attempts = 0;
+  const report = (error?: unknown): void => {
+    if (!db.events.has("call")) return;
+    const durationMs = rt.clock.now() - startedAt;
+    const base = {
+      kind: "transaction",
+      sql: "transaction",
+      params: undefined,
+      durationMs,
+      attempts,
+    } as const;
+    db.events.emit("call", error === undefined ? base : { ...base, error });
+  };
+
   const attempt = async (ctx: PolicyContext): Promise<T> => {
+    attempts = ctx.attempt;
     const connection = await acquireFor(rt, ctx);
     let abandoned = false;
     let stage: Stage = "begin";
@@ -156,10 +172,15 @@ export async function runTransaction<C, T>(
   };
 
   try {
-    return await db.transactionPolicy.execute(attempt, { timeout, signal: options.signal });
+    const result = await db.transactionPolicy.execute(attempt, { timeout, signal: options.signal });
+    report();
+    return result;
   } catch (error) {
     const unresolved = abandonedDuringCommit || commitUnresolved;
-    if (!unresolved || error instanceof UnknownOutcomeError) throw error;
+    if (!unresolved || error instanceof UnknownOutcomeError) {
+      report(error);
+      throw error;
+    }
     const unknown = new UnknownOutcomeError(
       error,
       key === undefined
@@ -169,6 +190,7 @@ export async function runTransaction<C, T>(
     if (db.events.has("unknown-outcome")) {
       db.events.emit("unknown-outcome", { kind: "transaction", error: unknown });
     }
+    report(unknown);
     throw unknown;
   }
 }

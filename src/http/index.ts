@@ -1,10 +1,9 @@
 /**
  * `steadfast/http`: Web-standard `(Request) => Promise<Response>` handlers for health,
- * readiness, metrics and the admin reconnect.
- *
- * Reserved entry point: the handlers arrive with the health and metrics work. Importing it
- * today gives an empty module.
+ * readiness, liveness and the admin reconnect, for Hono, Next.js route handlers, Deno, Bun or
+ * Express (through a `Request` adapter).
  *
  * @module
  */
-export {};
+export { type ReconnectOptions, reconnectHandler } from "./admin.js";
+export { type Handler, type HealthHandlers, healthHandlers } from "./health.js";

@@ -173,7 +173,7 @@ function rangeText({ min, max }: Range, unit = ""): string {
 }
 
 /** The known key nearest to `key` by edit distance, if it is plausibly a typo. */
-function closest(key: string, known: readonly string[]): string | undefined {
+export function closest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
   for (const candidate of known) {

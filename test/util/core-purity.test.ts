@@ -5,7 +5,18 @@ import { it } from "node:test";
 
 // The core must run on Deno, Bun and Workers: Web APIs only. Node-only code and drivers live
 // behind subpath exports (drivers/, testing/, server/, cli/, redis/, http/ adapters).
-const CORE_FOLDERS = ["errors", "pool", "policy", "util", "db", "cache", "kv", "health", "metrics"];
+const CORE_FOLDERS = [
+  "errors",
+  "pool",
+  "policy",
+  "util",
+  "db",
+  "logging",
+  "cache",
+  "kv",
+  "health",
+  "metrics",
+];
 const FORBIDDEN = /from\s+["'](node:[^"']+|pg|ioredis|fs|net|events|child_process)["']/;
 
 it("core folders import no Node built-ins and no driver", () => {

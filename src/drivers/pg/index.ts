@@ -11,4 +11,5 @@
 export { type CancelTarget, cancelTargetOf, sendCancelRequest } from "./cancel.js";
 export { type PgConnectorOptions, pgConnector } from "./connector.js";
 export { pgDriver } from "./driver.js";
+export { createDatabaseFromEnv } from "./from-env.js";
 export { type PgPoolConfig, Pool, type PoolClient } from "./pool.js";
