@@ -42,6 +42,7 @@ export {
   TimeoutError,
   type TimeoutPhase,
   UnknownOutcomeError,
+  ValidationError,
 } from "./errors/errors.js";
 export { redactSecrets } from "./errors/redact.js";
 export {
@@ -53,6 +54,17 @@ export {
 export { createHealth, Health } from "./health/monitor.js";
 export { HEALTH_DEFAULTS, type HealthOptions } from "./health/options.js";
 export type { CacheHealthSource, HealthCheck, HealthReport, HealthStatus } from "./health/types.js";
+export { KV_SCHEMA_VERSION, type KvTable } from "./kv/schema.js";
+export {
+  KeyValueStore,
+  type KvChangeListener,
+  type KvEntry,
+  type KvOptions,
+  type KvPage,
+  type KvSetOptions,
+  KvVersionConflictError,
+} from "./kv/store.js";
+export { MAX_BATCH, MAX_KEY_LENGTH, MAX_VALUE_BYTES } from "./kv/validate.js";
 export { attachLogger, type Logger, type LogLevel, type LogOptions } from "./logging/logger.js";
 export * from "./policy/index.js";
 export type { PoolConnector } from "./pool/connector.js";

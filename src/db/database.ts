@@ -2,6 +2,7 @@ import type { Classification } from "../errors/classification.js";
 import { classify } from "../errors/classify.js";
 import { ConfigError, describeValue } from "../errors/config-error.js";
 import { CanceledError, TimeoutError, UnknownOutcomeError } from "../errors/errors.js";
+import { KeyValueStore, type KvOptions } from "../kv/store.js";
 import { attachLogger } from "../logging/logger.js";
 import { type CircuitBreakerPolicy, circuitBreaker } from "../policy/circuit-breaker.js";
 import type { CircuitState } from "../policy/circuit-breaker-options.js";
@@ -180,6 +181,20 @@ export class Database<C = unknown> {
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T> {
     return runTransaction(this, fn, options);
+  }
+
+  /**
+   * A key-value store in this database (Supabase's `kv_store` API plus lists, TTLs and
+   * compare-and-set). Stores with different namespaces share one table.
+   *
+   * @example
+   * ```ts
+   * const kv = db.kv({ namespace: "flags" });
+   * await kv.mset({ "beta:checkout": true, "beta:search": false });
+   * ```
+   */
+  kv(options?: KvOptions): KeyValueStore {
+    return new KeyValueStore(this as Database<unknown>, options);
   }
 
   /**

@@ -140,6 +140,7 @@ const OWN_CODES = new Map<string, Rule>([
   ["BULKHEAD_TIMEOUT", rule("pool-exhausted", "before", false, false)],
   ["POOL_CLOSED", CLOSED],
   ["CONFIG_INVALID", rule("permanent", "before", false, false)],
+  ["VALIDATION_FAILED", rule("permanent", "before", false, false)],
 ]);
 
 interface Recognized {

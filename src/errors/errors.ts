@@ -12,7 +12,8 @@ export type SteadfastErrorCode =
   | "POOL_TIMEOUT"
   | "POOL_QUEUE_FULL"
   | "POOL_CLOSED"
-  | "CONFIG_INVALID";
+  | "CONFIG_INVALID"
+  | "VALIDATION_FAILED";
 
 /**
  * Which wait a {@link TimeoutError} ended.
@@ -214,4 +215,27 @@ function describeReason(reason: unknown): string {
     // A hostile reason must not stop the cancellation itself.
   }
   return "";
+}
+
+/**
+ * A value handed to an operation was rejected before anything was written: an empty or
+ * oversized key, a value that is not JSON, a namespace with odd characters. `field` names
+ * what was wrong; the message says what is expected. Never retried.
+ *
+ * @example
+ * ```ts
+ * throw new ValidationError("key", "a non-empty string of at most 1024 characters");
+ * ```
+ */
+export class ValidationError extends SteadfastError {
+  /** The argument or field that was rejected (`"key"`, `"value"`, `"entries[3].key"`). */
+  readonly field: string;
+
+  constructor(field: string, expected: string, received?: string) {
+    super(
+      "VALIDATION_FAILED",
+      `Invalid ${field}: expected ${expected}${received === undefined ? "" : `, got ${received}`}`,
+    );
+    this.field = field;
+  }
 }

@@ -17,6 +17,7 @@ import {
   PoolTimeoutError,
   TimeoutError,
   UnknownOutcomeError,
+  ValidationError,
 } from "../../src/errors/errors.js";
 import { BulkheadRejectedError } from "../../src/policy/bulkhead.js";
 import { freshDatabase, type TestDatabase } from "../helpers/db.js";
@@ -625,6 +626,11 @@ describe("classify: AbortSignal reasons and our own errors", () => {
       "ConfigError",
       new ConfigError([{ field: "max", expected: "an integer", received: "null" }]),
       { kind: "permanent", phase: "before-send", code: "CONFIG_INVALID" },
+    ],
+    [
+      "ValidationError",
+      new ValidationError("key", "a non-empty string"),
+      { kind: "permanent", phase: "before-send", outcome: "not-applied", code: "VALIDATION_FAILED" },
     ],
     [
       "an own code this table does not know, wrapping a deadlock",
