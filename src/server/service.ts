@@ -39,6 +39,8 @@ export interface ServiceContext {
   read?: KvRead;
   metrics?: (request: Request) => Promise<Response>;
   readonly routes: ((app: Hono) => void)[];
+  /** Run when shutdown starts, before in-flight requests drain (end long-lived streams here). */
+  readonly onDrain: (() => void)[];
   /** Run on shutdown, after the HTTP server stopped and before the database closes. */
   readonly onClose: (() => Promise<void> | void)[];
 }
@@ -87,6 +89,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       return store;
     },
     routes: [],
+    onDrain: [],
     onClose: [],
   };
   for (const plugin of options.plugins ?? []) await plugin(context);
@@ -132,6 +135,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     close() {
       closing ??= (async () => {
         health.drain();
+        for (const hook of context.onDrain) hook();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         const deadline = Date.now() + (options.drainMs ?? 10_000);
         // Requests already accepted finish; idle keep-alive sockets must not hold the close.
