@@ -8,8 +8,13 @@ export const MAX_VALUE_BYTES = 1_048_576;
 export const MAX_BATCH = 1_000;
 
 const NAMESPACE = /^[A-Za-z0-9_.:-]{1,64}$/;
-// PostgreSQL text cannot hold NUL, and UTF-8 cannot hold lone surrogates.
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// UTF-8 cannot hold lone surrogates (and PostgreSQL text cannot hold NUL, checked apart).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NUL = String.fromCharCode(0);
+
+function unstorable(text: string): boolean {
+  return text.includes(NUL) || LONE_SURROGATE.test(text);
+}
 
 /** Checks a namespace name; returns it. */
 export function checkNamespace(namespace: unknown): string {
@@ -32,7 +37,7 @@ export function checkKey(key: unknown, field = "key"): string {
       typeof key === "string" ? `${key.length} characters` : typeof key,
     );
   }
-  if (UNSTORABLE.test(key)) {
+  if (unstorable(key)) {
     throw new ValidationError(field, "text without NUL characters or unpaired surrogates");
   }
   return key;
@@ -70,7 +75,7 @@ export function toJson(value: unknown, field = "value"): string {
   if (new TextEncoder().encode(text).length > MAX_VALUE_BYTES) {
     throw new ValidationError(field, `at most ${MAX_VALUE_BYTES} bytes of JSON`);
   }
-  if (UNSTORABLE.test(text) || text.includes("\\u0000")) {
+  if (unstorable(text) || text.includes("\\u0000")) {
     throw new ValidationError(field, "strings without NUL characters or unpaired surrogates");
   }
   return text;
