@@ -1,16 +1,14 @@
 #!/usr/bin/env node
 /**
- * The `steadfast` command. Subcommands land with the service issue: `serve`, `doctor`, `proxy`.
+ * The `steadfast` command: `serve` (the service), `doctor` (diagnose a connection) and `proxy`
+ * (the fault proxy for testing your own app).
  */
 import { readFileSync } from "node:fs";
-
-const HELP = `steadfast — resilient PostgreSQL access for TypeScript backends
-
-Usage:
-  steadfast serve            run the KV/config service (not built yet)
-  steadfast --version        print the version
-  steadfast --help           show this help
-`;
+import { Command, CommanderError } from "commander";
+import { ConfigError } from "../errors/config-error.js";
+import { redactSecrets } from "../errors/redact.js";
+import { CliError } from "./errors.js";
+import { serve } from "./serve.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -19,24 +17,64 @@ function version(): string {
   return pkg.version;
 }
 
-const [command] = process.argv.slice(2);
-switch (command) {
-  case undefined:
-  case "--help":
-  case "-h":
-    process.stdout.write(HELP);
-    break;
-  case "--version":
-  case "-v":
-    process.stdout.write(`${version()}\n`);
-    break;
-  case "serve":
-    process.stderr.write(
-      "steadfast serve: the service is not built yet; it lands with the service issue.\n",
-    );
-    process.exitCode = 1;
-    break;
-  default:
-    process.stderr.write(`steadfast: unknown command "${command}". Run "steadfast --help".\n`);
-    process.exitCode = 2;
+const program = new Command()
+  .name("steadfast")
+  .description("Resilient PostgreSQL access for TypeScript backends")
+  .version(version(), "-v, --version")
+  .option("--verbose", "print stack traces with errors")
+  .showHelpAfterError('(run "steadfast --help" for usage)')
+  .exitOverride();
+
+program
+  .command("serve")
+  .description("run the service: the KV store as a JSON API, health, metrics and a live dashboard")
+  .option("-p, --port <port>", "port to listen on (0: any free port)", process.env.PORT ?? "8080")
+  .option("--host <address>", "address to listen on", "127.0.0.1")
+  .option(
+    "--data-dir <dir>",
+    "embedded database directory (without DATABASE_URL)",
+    ".steadfast-data",
+  )
+  .option("--memory", "embedded database in memory only (nothing kept)", false)
+  .option("--chaos", "put a fault proxy before the database, with controls on the dashboard", false)
+  .option("--drain <duration>", "time in-flight requests get on SIGTERM", "10s")
+  .addHelpText(
+    "after",
+    `
+Environment:
+  DATABASE_URL            PostgreSQL to use (without it: an embedded PGlite database)
+  REDIS_URL               shared cache and invalidation bus between instances
+  STEADFAST_ADMIN_TOKEN   enables POST /admin/reconnect (bearer token, 16+ characters)
+  STEADFAST_*             option overrides, e.g. STEADFAST_PRESET=serverless STEADFAST_POOL_MAX=5
+
+Examples:
+  steadfast serve                          # embedded database in ./.steadfast-data, port 8080
+  steadfast serve --memory --chaos         # throwaway database, fault controls on the dashboard
+  DATABASE_URL=postgres://app@db/app steadfast serve --port 3000`,
+  )
+  .action(serve);
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const verbose = program.opts<{ verbose?: boolean }>().verbose === true;
+    // One line per failure: a ConfigError lists its fields inline.
+    const message =
+      error instanceof ConfigError
+        ? `invalid configuration: ${error.issues.map((i) => `${i.field}: expected ${i.expected}, received ${i.received}`).join("; ")}`
+        : error instanceof Error
+          ? error.message
+          : String(error);
+    process.stderr.write(`steadfast: ${redactSecrets(message)}\n`);
+    if (verbose && error instanceof Error && error.stack)
+      process.stderr.write(`${redactSecrets(error.stack)}\n`);
+    process.exitCode = error instanceof CliError ? error.exitCode : 1;
+  }
 }
+
+await main();

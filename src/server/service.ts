@@ -20,6 +20,8 @@ export interface ServiceOptions {
   /** Default 8080; 0 picks a free port. */
   readonly port?: number;
   readonly preset?: PresetName;
+  /** Most pooled connections (1 for the embedded database, which is a single session). */
+  readonly poolMax?: number;
   readonly adminToken?: string | undefined;
   /** How long in-flight requests may take to finish on shutdown. Default 10 s. */
   readonly drainMs?: number;
@@ -72,6 +74,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const db = createDatabase({
     driver: pgDriver({ connectionString: url }),
     preset: options.preset ?? (options.databaseUrl ? "server" : "local"),
+    ...(options.poolMax === undefined ? {} : { pool: { max: options.poolMax, minIdle: 0 } }),
     ...(options.logger ? { logger: options.logger, log: { level: "warn" } } : {}),
   });
   const health = createHealth(db, { description: "steadfast service" });
