@@ -9,6 +9,7 @@
 import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { Pool as SteadfastPool } from "../src/drivers/pg/pool.js";
+import { drive, median, quantile } from "./stats.js";
 
 /** What {@link runPoolBench} measures per client. */
 export interface PoolBenchResult {
@@ -58,12 +59,17 @@ export async function runPoolBench(options: PoolBenchOptions): Promise<{
   for (const c of clients) samples.set(c.name, { ops: [], latencies: [] });
   try {
     // Warm both: open every connection and let the JIT see the hot path.
-    for (const c of clients) await drive(c.pool, concurrency, 1000);
+    for (const c of clients) await drive((q) => c.pool.query(q), "SELECT 1", concurrency, 1000);
     for (let round = 0; round < rounds; round++) {
       // Alternate who goes first so neither always runs on the warmer machine.
       const order = round % 2 === 0 ? clients : [...clients].reverse();
       for (const c of order) {
-        const { ops, latencies } = await drive(c.pool, concurrency, roundMs);
+        const { ops, latencies } = await drive(
+          (q) => c.pool.query(q),
+          "SELECT 1",
+          concurrency,
+          roundMs,
+        );
         const s = samples.get(c.name);
         s?.ops.push(ops);
         s?.latencies.push(...latencies);
@@ -86,43 +92,6 @@ export async function runPoolBench(options: PoolBenchOptions): Promise<{
   const sfOps = samples.get("steadfast Pool (drop-in)")?.ops ?? [];
   const ratio = median(sfOps.map((ops, i) => ops / (pgOps[i] ?? Number.NaN)));
   return { results, ratio: Math.round(ratio * 1000) / 1000 };
-}
-
-/** Runs `concurrency` loops of `SELECT 1` for `ms`; returns ops/s and sampled latencies. */
-async function drive(
-  pool: Queryable,
-  concurrency: number,
-  ms: number,
-): Promise<{ ops: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  let count = 0;
-  const started = performance.now();
-  const until = started + ms;
-  const worker = async (): Promise<void> => {
-    while (performance.now() < until) {
-      const t0 = performance.now();
-      await pool.query("SELECT 1");
-      // Every 8th latency is enough for percentiles and keeps the array small.
-      if ((count & 7) === 0) latencies.push(performance.now() - t0);
-      count++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { ops: (count * 1000) / (performance.now() - started), latencies };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  if (sorted.length === 0) return Number.NaN;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? Number.NaN)
-    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
 function round3(value: number): number {

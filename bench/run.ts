@@ -9,7 +9,10 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import pg from "pg";
+import { runOverheadBench } from "./overhead.js";
 import { runPolicyBench } from "./policy.js";
 import { runPoolBench } from "./pool.js";
 
@@ -31,6 +34,55 @@ interface Section {
 }
 
 const SECTIONS: Record<string, () => Promise<Section>> = {
+  async overhead() {
+    const rows = await runOverheadBench({ url: DATABASE_URL, rounds: 5 });
+    const ours = rows.filter((r) => r.client.startsWith("steadfast"));
+    const worst = ours.reduce((a, b) => (b.ratio < a.ratio ? b : a));
+    const cockatielBeaten = ours.every((r) => {
+      const peer = rows.find(
+        (p) =>
+          p.client === "pg.Pool + cockatiel" &&
+          p.query === r.query &&
+          p.concurrency === r.concurrency,
+      );
+      return peer !== undefined && r.opsPerSec > peer.opsPerSec;
+    });
+    const postgresJsAhead = rows
+      .filter((r) => r.client === "postgres.js" && r.ratio > 1)
+      .map((r) => `${r.query} c=${r.concurrency} (${r.ratio}×)`);
+    return {
+      title:
+        "Overhead: ops/s at concurrency 1, 16, 64 (pools capped at 16), 5 interleaved rounds of 1.5 s, median",
+      columns: ["query", "concurrency", "client", "ops/s", "p50 ms", "p99 ms", "× pg.Pool"],
+      rows: rows.map((r) => [
+        r.query,
+        r.concurrency,
+        r.client,
+        r.opsPerSec,
+        r.p50Ms,
+        r.p99Ms,
+        `${r.ratio}×`,
+      ]),
+      targets: [
+        {
+          target: "every Steadfast configuration ≥ 0.98× raw pg.Pool",
+          measured: `lowest ${worst.ratio}× (${worst.client}, ${worst.query}, c=${worst.concurrency})`,
+          met: worst.ratio >= 0.98,
+        },
+        {
+          target: "ahead of pg.Pool wrapped in cockatiel everywhere",
+          measured: cockatielBeaten ? "ahead in every row" : "behind in some row",
+          met: cockatielBeaten,
+        },
+        {
+          target: "say where postgres.js is ahead",
+          measured: postgresJsAhead.length > 0 ? postgresJsAhead.join(", ") : "nowhere in this run",
+          met: true,
+        },
+      ],
+      raw: rows,
+    };
+  },
   async policy() {
     const results = await runPolicyBench();
     const cockatiel = results.find((r) => r.name.startsWith("cockatiel"))?.nsPerCall ?? Number.NaN;
@@ -75,7 +127,7 @@ function ratio(value: number, base: number): string {
 async function environment(): Promise<Record<string, string | number>> {
   const pkg = (name: string): string => {
     try {
-      const text = readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url));
+      const text = readFileSync(join(process.cwd(), "node_modules", name, "package.json"));
       return (JSON.parse(text.toString()) as { version: string }).version;
     } catch {
       return "not installed";
@@ -107,6 +159,7 @@ async function environment(): Promise<Record<string, string | number>> {
     postgres: server,
     pg: pkg("pg"),
     cockatiel: pkg("cockatiel"),
+    postgresJs: pkg("postgres"),
   };
 }
 
@@ -115,7 +168,7 @@ function markdown(env: Record<string, string | number>, sections: Record<string,
     "# Benchmark results",
     "",
     `Run ${env.date} on commit ${env.commit}: ${env.cpus} × ${env.cpu}, ${env.memoryGiB} GiB,`,
-    `Node ${env.node}, PostgreSQL ${env.postgres}, pg ${env.pg}, cockatiel ${env.cockatiel}.`,
+    `Node ${env.node}, PostgreSQL ${env.postgres}, pg ${env.pg}, cockatiel ${env.cockatiel}, postgres.js ${env.postgresJs}.`,
   ];
   for (const [name, s] of Object.entries(sections)) {
     lines.push("", `## ${name}: ${s.title}`, "");
@@ -151,7 +204,8 @@ for (const name of names) {
   );
   for (const t of section.targets) console.log(`${t.met ? "✓" : "✗"} ${t.target}: ${t.measured}`);
 }
-const dir = new URL("./results/", import.meta.url);
+// Relative to the package root (npm runs scripts there), whether run from source or compiled.
+const dir = pathToFileURL(join(process.cwd(), "bench", "results/"));
 mkdirSync(dir, { recursive: true });
 const stamp = String(env.date).replace(/[:.]/g, "-");
 writeFileSync(

@@ -315,7 +315,8 @@ export class Database<C = unknown> {
     const attempt = async (ctx: PolicyContext): Promise<QueryResult<R>> => {
       attempts = ctx.attempt;
       const connection = await acquireFor(rt, ctx);
-      await ensureServerTimeout(rt, connection, timeout);
+      const setting = ensureServerTimeout(rt, connection, timeout);
+      if (setting) await setting;
       let abandoned = false;
       try {
         const result = await execOn<C, R>(rt, connection, sql, params, ctx, () => {

@@ -118,15 +118,25 @@ async function reclaim<C>(
  * differs (almost always only the first use of a connection). The value is an integer we
  * computed, never user text.
  */
-export async function ensureServerTimeout<C>(
+export function ensureServerTimeout<C>(
   rt: StatementRuntime<C>,
   connection: C,
   timeoutMs: number,
-): Promise<void> {
-  if (!rt.serverTimeout || !Number.isFinite(timeoutMs)) return;
+): Promise<void> | undefined {
+  // Synchronous when nothing is to be done (every query but a connection's first): no promise.
+  if (!rt.serverTimeout || !Number.isFinite(timeoutMs)) return undefined;
   const key = connection as unknown as object;
   const wanted = serverTimeoutFor(timeoutMs);
-  if (rt.serverTimeouts.get(key) === wanted) return;
+  if (rt.serverTimeouts.get(key) === wanted) return undefined;
+  return setServerTimeout(rt, connection, key, wanted);
+}
+
+async function setServerTimeout<C>(
+  rt: StatementRuntime<C>,
+  connection: C,
+  key: object,
+  wanted: number,
+): Promise<void> {
   try {
     await rt.driver.query(connection, `SET statement_timeout = ${wanted}`, undefined);
   } catch (error) {

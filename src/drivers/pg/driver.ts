@@ -27,19 +27,15 @@ export function pgDriver(
     name: "pg",
     target: describeTarget(config),
     connector: pgConnector(config, options),
-    async query<R>(
+    query<R>(
       client: pg.Client,
       sql: string,
       params: readonly unknown[] | undefined,
     ): Promise<QueryResult<R>> {
-      const result: pg.QueryResult = await (params === undefined
+      // pg's result already has the shape (rows, rowCount, command): hand it over as it is.
+      return (params === undefined
         ? client.query(sql)
-        : client.query(sql, params as unknown[]));
-      return {
-        rows: result.rows as R[],
-        rowCount: result.rowCount ?? null,
-        command: result.command,
-      };
+        : client.query(sql, params as unknown[])) as unknown as Promise<QueryResult<R>>;
     },
     async cancel(client, timeoutMs) {
       const target = cancelTargetOf(client);
