@@ -630,7 +630,12 @@ describe("classify: AbortSignal reasons and our own errors", () => {
     [
       "ValidationError",
       new ValidationError("key", "a non-empty string"),
-      { kind: "permanent", phase: "before-send", outcome: "not-applied", code: "VALIDATION_FAILED" },
+      {
+        kind: "permanent",
+        phase: "before-send",
+        outcome: "not-applied",
+        code: "VALIDATION_FAILED",
+      },
     ],
     [
       "an own code this table does not know, wrapping a deadlock",
