@@ -9,6 +9,21 @@
  * @module
  */
 
+export { Cache, type CacheEvents, createCache, type ReadOptions } from "./cache/cache.js";
+export { CACHE_DEFAULTS, type CacheOptions } from "./cache/options.js";
+export {
+  type CacheL2,
+  type CacheResult,
+  type CacheStats,
+  cacheStatus,
+  type InvalidationBus,
+  type InvalidationMessage,
+  type LoadContext,
+  type Loader,
+  type Provenance,
+  type StaleReason,
+  type StoredEntry,
+} from "./cache/types.js";
 export {
   createDatabase,
   Database,

@@ -2,6 +2,7 @@ import { pino } from "pino";
 import { fromEnv } from "../db/env.js";
 import type { EmbeddedPostgres } from "../drivers/pglite/index.js";
 import { redactSecrets } from "../errors/redact.js";
+import { cachePlugin } from "../server/cache-plugin.js";
 import { dashboardPlugin } from "../server/dashboard/index.js";
 import { type Service, startService } from "../server/service.js";
 import { type FaultProxy, startFaultProxy } from "../testing/fault-proxy.js";
@@ -76,7 +77,10 @@ export async function serve(options: ServeOptions): Promise<void> {
       adminToken: env.adminToken,
       ...(embedded ? { preset: "local" as const } : {}),
       ...(embedded ? { poolMax: embedded.maxPoolSize } : {}),
-      plugins: [dashboardPlugin({ ...(proxy ? { chaos: proxy } : {}), label: database })],
+      plugins: [
+        cachePlugin(),
+        dashboardPlugin({ ...(proxy ? { chaos: proxy } : {}), label: database }),
+      ],
     });
   } catch (error) {
     await proxy?.close();

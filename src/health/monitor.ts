@@ -2,7 +2,13 @@ import type { Database } from "../db/database.js";
 import { classify } from "../errors/classify.js";
 import { redactSecrets } from "../errors/redact.js";
 import { type HealthOptions, type ResolvedHealthOptions, resolveHealthOptions } from "./options.js";
-import { type HealthCheck, type HealthReport, type HealthStatus, worst } from "./types.js";
+import {
+  type CacheHealthSource,
+  type HealthCheck,
+  type HealthReport,
+  type HealthStatus,
+  worst,
+} from "./types.js";
 
 /** A database probe's outcome, kept for `cacheFor`. */
 interface Probe {
@@ -49,6 +55,11 @@ export class Health {
   /** Whether {@link drain} was called or the pool is closing. */
   get draining(): boolean {
     return this.#draining || this.#db.pool.closing;
+  }
+
+  /** Reports on `cache` from now on (for a cache created after the health checks). */
+  useCache(cache: CacheHealthSource): void {
+    (this.options as { cache: CacheHealthSource | undefined }).cache = cache;
   }
 
   /** Retires every pooled connection (idle now, busy on release): the admin reconnect. */

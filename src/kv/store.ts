@@ -1,6 +1,11 @@
+import type { Cache } from "../cache/cache.js";
+import type { CacheResult } from "../cache/types.js";
 import type { Database, QueryOptions } from "../db/database.js";
-import { SteadfastError } from "../errors/base.js";
 import { ValidationError } from "../errors/errors.js";
+import { KvVersionConflictError } from "./errors.js";
+
+export { KvVersionConflictError };
+
 import type { Duration } from "../util/duration.js";
 import { parseDuration } from "../util/duration.js";
 import { checkTableName, ensureTable, type KvTable } from "./schema.js";
@@ -28,7 +33,18 @@ export interface KvOptions {
   readonly adopt?: boolean;
   /** Deadline of each call. Default: the database's `timeout`. */
   readonly timeout?: Duration;
+  /**
+   * Serve `get`/`getEntry` through this cache (stale when the database can't answer); every
+   * write invalidates its keys here, in L2 and on the bus before it returns.
+   */
+  readonly cache?: Cache<unknown>;
 }
+
+/** What the store tells listeners when keys change. */
+export type KvChangeListener = (change: {
+  readonly namespace: string;
+  readonly keys: readonly string[];
+}) => void;
 
 /** A stored entry with its metadata. */
 export interface KvEntry<V = unknown> {
@@ -59,27 +75,6 @@ export interface KvPage<V = unknown> {
   readonly next: string | undefined;
 }
 
-/** `set(key, value, { ifVersion })` found another version. */
-export class KvVersionConflictError extends SteadfastError {
-  readonly key: string;
-  readonly expected: number;
-  /** The stored version, `0` when the key does not exist. */
-  readonly actual: number;
-
-  constructor(key: string, expected: number, actual: number) {
-    super("KV_VERSION_CONFLICT", `Key version is ${actual}, not ${expected} as expected`);
-    this.key = key;
-    this.expected = expected;
-    this.actual = actual;
-  }
-}
-
-/** What the store tells its cache when keys change (the cache layer plugs in here). */
-export type KvChangeListener = (change: {
-  readonly namespace: string;
-  readonly keys: readonly string[];
-}) => void;
-
 const SWEEP_INTERVAL_MS = 60_000;
 
 /**
@@ -103,6 +98,7 @@ export class KeyValueStore {
   readonly #sql: KvSql;
   readonly #call: QueryOptions;
   readonly #listeners = new Set<KvChangeListener>();
+  readonly #cache: Cache<unknown> | undefined;
   #lastSweep = Number.NEGATIVE_INFINITY;
 
   constructor(db: Database<unknown>, options: KvOptions = {}) {
@@ -115,6 +111,7 @@ export class KeyValueStore {
     this.#db = db;
     this.#sql = kvSql(this.table);
     this.#call = options.timeout === undefined ? {} : { timeout: db.timeoutOf(options.timeout) };
+    this.#cache = options.cache;
   }
 
   /** Called after every successful write with the keys it changed. */
@@ -130,10 +127,31 @@ export class KeyValueStore {
 
   /** The value with its version and timestamps, or `undefined`. */
   async getEntry<V = unknown>(key: string): Promise<KvEntry<V> | undefined> {
+    return (await this.getWithProvenance<V>(key)).value;
+  }
+
+  /**
+   * The entry with where it came from: through the cache when the store has one (`cached`,
+   * `fresh`, `stale` with its age and reason), otherwise always `fresh`.
+   */
+  async getWithProvenance<V = unknown>(key: string): Promise<CacheResult<KvEntry<V>>> {
     checkKey(key);
+    if (this.#cache) {
+      return this.#cache.getOrLoadEntry(this.#cacheKey(key), () => this.#load(key)) as Promise<
+        CacheResult<KvEntry<V>>
+      >;
+    }
+    return { value: await this.#load<V>(key), provenance: "fresh", ageMs: 0 };
+  }
+
+  async #load<V>(key: string): Promise<KvEntry<V> | undefined> {
     const { rows } = await this.#read(this.#sql.get, [key]);
     const row = rows[0];
     return row ? entry<V>(row) : undefined;
+  }
+
+  #cacheKey(key: string): string {
+    return `kv:${this.table.name}:${this.namespace}:${key}`;
   }
 
   /** Whether the key exists (and has not expired). */
@@ -182,12 +200,12 @@ export class KeyValueStore {
         const current = await this.getEntry(key);
         throw new KvVersionConflictError(key, ifVersion, current?.version ?? 0);
       }
-      this.#changed([key]);
+      await this.#changed([key]);
       return { version: Number(rows[0]?.version) };
     }
     const own = this.table.layout === "steadfast";
     const { rows } = await this.#write(this.#sql.set, own ? [key, json, ttlSeconds] : [key, json]);
-    this.#changed([key]);
+    await this.#changed([key]);
     return { version: rows[0]?.version === undefined ? undefined : Number(rows[0].version) };
   }
 
@@ -218,14 +236,14 @@ export class KeyValueStore {
       this.#sql.mset,
       this.table.layout === "steadfast" ? [...columns, ttl] : columns,
     );
-    this.#changed([...last.keys()]);
+    await this.#changed([...last.keys()]);
   }
 
   /** Deletes one key; `true` if it existed. */
   async del(key: string): Promise<boolean> {
     checkKey(key);
     const { rows } = await this.#write(this.#sql.del, [key]);
-    this.#changed([key]);
+    await this.#changed([key]);
     return rows.some((r) => r.live === true);
   }
 
@@ -234,7 +252,7 @@ export class KeyValueStore {
     const checked = checkKeys(keys);
     if (checked.length === 0) return 0;
     const { rows } = await this.#write(this.#sql.mdel, [checked]);
-    this.#changed(checked);
+    await this.#changed(checked);
     return rows.filter((r) => r.live === true).length;
   }
 
@@ -328,7 +346,8 @@ export class KeyValueStore {
     }
   }
 
-  #changed(keys: readonly string[]): void {
+  async #changed(keys: readonly string[]): Promise<void> {
+    await this.#cache?.invalidate(...keys.map((k) => this.#cacheKey(k)));
     for (const listener of this.#listeners) listener({ namespace: this.namespace, keys });
   }
 

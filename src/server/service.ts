@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import type pg from "pg";
+import type { Cache } from "../cache/cache.js";
 import { createDatabase, type Database } from "../db/database.js";
 import type { PresetName } from "../db/presets.js";
 import { pgDriver } from "../drivers/pg/driver.js";
@@ -37,7 +38,9 @@ export interface ServiceContext {
   readonly db: Database<pg.Client>;
   readonly health: Health;
   kv(namespace: string): KeyValueStore;
-  /** Set to read KV keys through a cache. */
+  /** Set to read KV keys through a cache (stores then invalidate it on every write). */
+  cache?: Cache<unknown>;
+  /** Set to read KV keys another way (the cache plugin sets it). */
   read?: KvRead;
   metrics?: (request: Request) => Promise<Response>;
   readonly routes: ((app: Hono) => void)[];
@@ -85,7 +88,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     kv(namespace) {
       let store = stores.get(namespace);
       if (!store) {
-        store = db.kv({ namespace });
+        store = db.kv({ namespace, ...(context.cache ? { cache: context.cache } : {}) });
         // Bounded: namespaces are validated names, but a client could still invent many.
         if (stores.size < 1_000) stores.set(namespace, store);
       }

@@ -18,7 +18,8 @@ export function dashboardPlugin(
   options: { chaos?: FaultProxy; cache?: CacheCounters; label?: string } = {},
 ): ServicePlugin {
   return (ctx) => {
-    const stats = new LiveStats(ctx.db as never, options.cache ? { cache: options.cache } : {});
+    const cache = options.cache ?? ctx.cache;
+    const stats = new LiveStats(ctx.db as never, cache ? { cache } : {});
     const target = options.label ?? ctx.db.runtime.driver.target;
     ctx.routes.push(dashboardRoutes(stats, { chaos: options.chaos !== undefined, target }));
     if (options.chaos) ctx.routes.push(chaosRoutes(options.chaos));

@@ -1,0 +1,107 @@
+/** Where a value came from. */
+export type Provenance = "fresh" | "cached" | "stale" | "fallback";
+
+/** Why a stale value was served. */
+export type StaleReason = "load-failed" | "soft-timeout" | "hard-timeout" | "unavailable";
+
+/** A read with its provenance, for APIs that tell their users (e.g. `Cache-Status`). */
+export interface CacheResult<V> {
+  /** The value; `undefined` when the loader said "not found" (a negative entry). */
+  readonly value: V | undefined;
+  /**
+   * `fresh`: just loaded; `cached`: a stored value within its ttl; `stale`: an expired value
+   * served because loading failed, was slow or the database is unavailable; `fallback`: the
+   * caller's `fallback`, no real data.
+   */
+  readonly provenance: Provenance;
+  /** How old the value is, in ms (0 when just loaded; absent for a fallback). */
+  readonly ageMs?: number;
+  /** Why stale or fallback data was served. */
+  readonly reason?: StaleReason;
+  /** The load error behind a stale or fallback answer, if any. */
+  readonly error?: unknown;
+  /** Whether the value came from the shared L2 rather than this process's memory. */
+  readonly fromL2?: boolean;
+}
+
+/** What the loader gets. */
+export interface LoadContext<V> {
+  readonly key: string;
+  /** Aborts at `hardTimeout` (or when the cache is closed). */
+  readonly signal: AbortSignal;
+  /** The expired value, if one is kept (a loader may use it for conditional fetches). */
+  readonly stale?: { readonly value: V | undefined; readonly ageMs: number };
+}
+
+/** A loader: returns the value, or `undefined` for "not found" (cached for `negativeTtl`). */
+export type Loader<V> = (context: LoadContext<V>) => Promise<V | undefined>;
+
+/** A stored value with its timing, as kept in memory and in L2. */
+export interface StoredEntry<V> {
+  readonly value: V | undefined;
+  /** Wall-clock ms (Date.now()) when it was loaded: shared with other instances through L2. */
+  readonly storedAt: number;
+  readonly freshUntil: number;
+  readonly staleUntil: number;
+  readonly tags: readonly string[];
+}
+
+/** An invalidation one instance sends to the others. */
+export interface InvalidationMessage {
+  /** The sending instance; an instance ignores its own messages. */
+  readonly origin: string;
+  readonly kind: "keys" | "tags" | "prefix" | "clear";
+  readonly values: readonly string[];
+}
+
+/** A shared second level (Redis): any failure must be thrown, the cache degrades around it. */
+export interface CacheL2 {
+  get<V>(key: string): Promise<StoredEntry<V> | undefined>;
+  set<V>(key: string, entry: StoredEntry<V>): Promise<void>;
+  invalidate(message: Omit<InvalidationMessage, "origin">): Promise<void>;
+  /** Whether the last operations worked (for health); `undefined` before any. */
+  reachable(): boolean | undefined;
+  close(): Promise<void>;
+}
+
+/** Carries invalidations between instances (Redis pub/sub, Postgres LISTEN/NOTIFY). */
+export interface InvalidationBus {
+  publish(message: InvalidationMessage): Promise<void>;
+  /** Returns a function that unsubscribes. */
+  subscribe(handler: (message: InvalidationMessage) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** Counters of a cache; they only grow. */
+export interface CacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly staleServed: number;
+  readonly fallbacks: number;
+  readonly loads: number;
+  readonly loadErrors: number;
+  readonly evictions: number;
+  readonly singleFlightJoins: number;
+  readonly l2Hits: number;
+  readonly l2Errors: number;
+  readonly invalidations: number;
+  /** Invalidations the bus failed to carry. */
+  readonly busErrors: number;
+  /** Entries and approximate bytes held in memory now. */
+  readonly entries: number;
+  readonly bytes: number;
+}
+
+/** Renders an RFC 9211 `Cache-Status` header value for a read. */
+export function cacheStatus(result: CacheResult<unknown>, name = "steadfast"): string {
+  switch (result.provenance) {
+    case "cached":
+      return `${name}; hit`;
+    case "fresh":
+      return `${name}; fwd=miss; stored`;
+    case "stale":
+      return `${name}; hit; detail=stale-${result.reason ?? "served"}`;
+    case "fallback":
+      return `${name}; fwd=miss; detail=fallback-${result.reason ?? "load-failed"}`;
+  }
+}
