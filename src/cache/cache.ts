@@ -423,16 +423,16 @@ export class Cache<V = unknown> {
   async #broadcast(change: Omit<InvalidationMessage, "origin">): Promise<void> {
     this.#apply(change);
     const { l2, bus } = this.options;
-    await Promise.all([
-      l2?.invalidate(change).catch(() => {
-        this.#l2Errors++;
-      }),
-      // A bus outage must not fail the write that caused the invalidation: other instances
-      // then serve their copy until its ttl ends, which the counters make visible.
-      bus?.publish({ ...change, origin: this.instanceId }).catch(() => {
-        this.#busErrors++;
-      }),
-    ]);
+    // L2 first: an instance that hears the message reloads, and must not find the old value
+    // still in Redis and store it again.
+    await l2?.invalidate(change).catch(() => {
+      this.#l2Errors++;
+    });
+    // A bus outage must not fail the write that caused the invalidation: other instances then
+    // serve their copy until its ttl ends, which the counters make visible.
+    await bus?.publish({ ...change, origin: this.instanceId }).catch(() => {
+      this.#busErrors++;
+    });
   }
 
   /** Applies an invalidation to memory and to loads in flight (so they do not store old data). */

@@ -78,7 +78,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       ...(embedded ? { preset: "local" as const } : {}),
       ...(embedded ? { poolMax: embedded.maxPoolSize } : {}),
       plugins: [
-        cachePlugin(),
+        cachePlugin({ redisUrl: env.redisUrl }),
         dashboardPlugin({ ...(proxy ? { chaos: proxy } : {}), label: database }),
       ],
     });
