@@ -4,6 +4,7 @@ import type { EmbeddedPostgres } from "../drivers/pglite/index.js";
 import { redactSecrets } from "../errors/redact.js";
 import { cachePlugin } from "../server/cache-plugin.js";
 import { dashboardPlugin } from "../server/dashboard/index.js";
+import { metricsPlugin } from "../server/metrics-plugin.js";
 import { type Service, startService } from "../server/service.js";
 import { type FaultProxy, startFaultProxy } from "../testing/fault-proxy.js";
 import { parseDuration } from "../util/duration.js";
@@ -79,6 +80,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       ...(embedded ? { poolMax: embedded.maxPoolSize } : {}),
       plugins: [
         cachePlugin({ redisUrl: env.redisUrl }),
+        metricsPlugin(),
         dashboardPlugin({ ...(proxy ? { chaos: proxy } : {}), label: database }),
       ],
     });

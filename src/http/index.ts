@@ -7,3 +7,4 @@
  */
 export { type ReconnectOptions, reconnectHandler } from "./admin.js";
 export { type Handler, type HealthHandlers, healthHandlers } from "./health.js";
+export { metricsHandler, type PrometheusOptions, prometheusMetrics } from "./metrics.js";
