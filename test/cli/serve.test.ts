@@ -77,7 +77,10 @@ describe("steadfast serve", () => {
     assert.equal(put.status, 200);
     assert.equal((await fetch(`${first.url}/health`)).status, 200);
     const metrics = await (await fetch(`${first.url}/metrics`)).text();
-    assert.match(metrics, /db_client_operation_duration_seconds_count\{[^}]*db_operation_name="write"/);
+    assert.match(
+      metrics,
+      /db_client_operation_duration_seconds_count\{[^}]*db_operation_name="write"/,
+    );
     assert.match(metrics, /steadfast_cache_reads_total/);
     first.child.kill("SIGTERM");
     assert.equal(await first.exit, 0);
