@@ -7,7 +7,9 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../errors/config-error.js";
 import { redactSecrets } from "../errors/redact.js";
+import { doctor } from "./doctor/command.js";
 import { CliError } from "./errors.js";
+import { proxyCommand } from "./proxy.js";
 import { serve } from "./serve.js";
 
 function version(): string {
@@ -53,6 +55,49 @@ Examples:
   DATABASE_URL=postgres://app@db/app steadfast serve --port 3000`,
   )
   .action(serve);
+
+program
+  .command("doctor")
+  .description("diagnose a PostgreSQL connection and recommend settings")
+  .argument("[url]", "connection URL (default: $DATABASE_URL)")
+  .option("--json", "print a JSON report", false)
+  .option("--timeout <duration>", "limit of each step", "3s")
+  .addHelpText(
+    "after",
+    `
+Checks DNS, TCP, TLS, authentication and the first query (with timings), the server's
+version, connection limits, idle and statement timeouts and TCP keepalive, whether a pooler
+is in front, and prints the Steadfast settings that fit. Exit code 1 when the database
+cannot be used, with the classified cause. Passwords never appear in the output.
+
+Examples:
+  steadfast doctor postgres://app@db.internal:5432/app
+  DATABASE_URL=... steadfast doctor --json`,
+  )
+  .action(doctor);
+
+program
+  .command("proxy")
+  .description("run the fault proxy in front of a server, to test your app against a bad network")
+  .requiredOption("--target <host:port>", "the server to forward to")
+  .option("--listen <host:port>", "where to listen", "127.0.0.1:6432")
+  .option("--latency <duration>", "delay each direction by this much")
+  .option("--jitter <duration>", "add up to this much random delay")
+  .option("--blackhole", "start with nothing flowing (a half-open network)", false)
+  .option("--refuse", "start refusing new connections", false)
+  .option("--drop-ratio <p>", "reset this fraction of new connections")
+  .option("--drop-after <duration>", "how long after accept a dropped connection is reset", "0ms")
+  .addHelpText(
+    "after",
+    `
+On a terminal, keys toggle faults while it runs: b blackhole/heal, r refuse/resume,
+k kill all connections, l cycle latency, q quit.
+
+Examples:
+  steadfast proxy --target 127.0.0.1:5432 --listen 6432 --latency 200ms
+  DATABASE_URL=postgres://app@127.0.0.1:6432/app npm start   # your app, through the proxy`,
+  )
+  .action(proxyCommand);
 
 async function main(): Promise<void> {
   try {

@@ -89,10 +89,6 @@ export async function serve(options: ServeOptions): Promise<void> {
     await embedded?.close();
     throw error;
   }
-  logger.info(
-    { url: service.url, database, chaos: options.chaos, admin: env.adminToken !== undefined },
-    `listening on ${service.url}`,
-  );
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -115,5 +111,10 @@ export async function serve(options: ServeOptions): Promise<void> {
     };
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
+    // Announced only once the signal handlers are in place: a supervisor may stop us at once.
+    logger.info(
+      { url: service.url, database, chaos: options.chaos, admin: env.adminToken !== undefined },
+      `listening on ${service.url}`,
+    );
   });
 }
