@@ -12,4 +12,5 @@ export { type CancelTarget, cancelTargetOf, sendCancelRequest } from "./cancel.j
 export { type PgConnectorOptions, pgConnector } from "./connector.js";
 export { pgDriver } from "./driver.js";
 export { createDatabaseFromEnv } from "./from-env.js";
+export { type PgNotifyBusOptions, pgNotifyBus } from "./notify-bus.js";
 export { type PgPoolConfig, Pool, type PoolClient } from "./pool.js";
