@@ -35,7 +35,7 @@ export {
 const CALLS = 0;
 const FAILURES = 1;
 const NOT_A_PROBE = -1;
-
+const NEUTRAL_CODES = ["CANCELED", "TIMEOUT", "POOL_TIMEOUT", "POOL_QUEUE_FULL"] as const;
 /**
  * Fails fast while the database is down instead of piling up calls that will time out.
  *
@@ -188,11 +188,14 @@ export class CircuitBreakerPolicy implements Policy {
   }
 
   #onError(error: unknown, probe: number): void {
-    // A caller's cancellation says nothing about the database.
-    const neutral = isSteadfastError(error, "CANCELED");
+    // A caller's cancellation or deadline, or a wait for a pool slot, says nothing about the
+    // database either way: counting it as a success would reset the run of connect failures
+    // that is the clearest sign of an outage (the caller gives up while connects are refused).
+    const neutral = NEUTRAL_CODES.some((code) => isSteadfastError(error, code));
     if (probe !== NOT_A_PROBE) {
       if (probe !== this.#generation) return;
-      if (neutral) {
+      // A probe that ran out of time did meet a slow or unreachable database: only an abort is neutral.
+      if (isSteadfastError(error, "CANCELED")) {
         this.#probing = false; // the next call probes instead
       } else if (this.#o.isFailure(error)) {
         this.#transition("open", "probe-failed", error);

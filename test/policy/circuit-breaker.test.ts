@@ -110,6 +110,20 @@ describe("circuitBreaker", () => {
     assert.equal(b.stats().calls, 0);
   });
 
+  it("a caller's deadline between refused connects neither opens it nor resets the run", async () => {
+    const clock = new FakeClock();
+    const b = breaker(clock, { consecutiveFailures: 3 });
+    await failTimes(b, 2, connectRefused);
+    await failTimes(b, 4, () => new TimeoutError(300, "acquire"));
+    assert.equal(b.state, "closed", "timeouts alone never open it");
+    await failTimes(b, 1, connectRefused);
+    assert.equal(
+      b.state,
+      "open",
+      "the third refused connect opens it despite the timeouts between",
+    );
+  });
+
   it("half-open admits exactly one probe; others fail fast until it settles", async () => {
     const clock = new FakeClock();
     const b = breaker(clock, { consecutiveFailures: 1, breakDuration: 1_000 });

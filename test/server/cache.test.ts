@@ -70,9 +70,11 @@ describe("KV reads through the stale-serving cache", () => {
     } finally {
       await proxy.resume();
     }
+    // Bounded by the breaker's next probe (its break doubles while the outage lasts).
     await waitFor(
       "recovery to fresh data",
       async () => (await get(service, "/kv/app/k")).cacheStatus?.includes("stale") === false,
+      { timeoutMs: 20_000 },
     );
   });
 });
