@@ -43,7 +43,8 @@ export interface CircuitBreakerOptions {
   /** The longest break. Default `"60s"`; >= `breakDuration`. */
   readonly maxBreakDuration?: Duration;
   /**
-   * Whether an error counts against the database. Default: `classify(error).infrastructure`,
+   * Whether an error counts against the database. Default: an infrastructure failure
+   * (`classify(error).infrastructure`) other than a connection lost under a statement,
    * so a constraint violation or a syntax error never opens the circuit.
    */
   readonly isFailure?: (error: unknown) => boolean;
@@ -182,7 +183,13 @@ export function resolveCircuitBreakerOptions(
   return settings;
 }
 
-/** The default failure rule: only what says something about the database's health. */
+/**
+ * The default failure rule: only what says the database is unreachable or unhealthy. A
+ * connection that dies under a statement (terminated backend, reset socket) is not counted:
+ * one dead connection is not an outage, and if the server really is down the reconnect
+ * attempts that follow fail before sending anything, and those count.
+ */
 function isInfrastructureFailure(error: unknown): boolean {
-  return classify(error).infrastructure;
+  const c = classify(error);
+  return c.infrastructure && (c.phase === "before-send" || !c.connectionBroken);
 }

@@ -35,7 +35,17 @@ export {
 const CALLS = 0;
 const FAILURES = 1;
 const NOT_A_PROBE = -1;
-const NEUTRAL_CODES = ["CANCELED", "TIMEOUT", "POOL_TIMEOUT", "POOL_QUEUE_FULL"] as const;
+/**
+ * Errors that say nothing about the database either way: a caller's cancellation or deadline,
+ * a wait for a pool slot, a call this breaker itself rejected. Counting one as a success would
+ * reset the run of connect failures that is the clearest sign of an outage.
+ */
+function saysNothing(error: unknown): boolean {
+  if (error instanceof TimeoutError) return error.phase === "deadline" || error.phase === "acquire";
+  return NEUTRAL_CODES.some((code) => isSteadfastError(error, code));
+}
+
+const NEUTRAL_CODES = ["CANCELED", "POOL_TIMEOUT", "POOL_QUEUE_FULL", "CIRCUIT_OPEN"] as const;
 /**
  * Fails fast while the database is down instead of piling up calls that will time out.
  *
@@ -188,10 +198,7 @@ export class CircuitBreakerPolicy implements Policy {
   }
 
   #onError(error: unknown, probe: number): void {
-    // A caller's cancellation or deadline, or a wait for a pool slot, says nothing about the
-    // database either way: counting it as a success would reset the run of connect failures
-    // that is the clearest sign of an outage (the caller gives up while connects are refused).
-    const neutral = NEUTRAL_CODES.some((code) => isSteadfastError(error, code));
+    const neutral = saysNothing(error);
     if (probe !== NOT_A_PROBE) {
       if (probe !== this.#generation) return;
       // A probe that ran out of time did meet a slow or unreachable database: only an abort is neutral.

@@ -76,6 +76,13 @@ export class ConnectionPool<C> {
   #createTimer: TimerHandle | undefined;
   #housekeepingTimer: TimerHandle | undefined;
   #generation = 0;
+  /**
+   * When a connection last died under us. Idle connections not checked since then are validated
+   * before hand-out even inside `validationWindow`: a server that terminates one backend
+   * (failover, restart, `pg_terminate_backend`, an idle cut-off) usually terminates them all,
+   * and the news reaches each idle socket a little later than the caller's retry would.
+   */
+  #suspectSince = Number.NEGATIVE_INFINITY;
   #closing = false;
   #closed: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
@@ -140,6 +147,7 @@ export class ConnectionPool<C> {
     const now = this.options.clock.now();
     const reason = this.#retirementReason(slot, now, options?.destroy === true);
     if (reason) {
+      if (reason === "released-with-error" || reason === "broken") this.#suspectSince = now;
       this.#destroy(slot, reason, options?.error ?? slot.broken);
     } else {
       slot.lastUsedAt = now;
@@ -340,7 +348,10 @@ export class ConnectionPool<C> {
       const reason = this.#retirementReason(slot, now, false);
       if (reason) {
         this.#destroy(slot, reason, slot.broken);
-      } else if (now - slot.lastCheckedAt > this.options.validationWindow) {
+      } else if (
+        now - slot.lastCheckedAt > this.options.validationWindow ||
+        slot.lastCheckedAt < this.#suspectSince
+      ) {
         this.#validate(slot, "validation-failed");
       } else {
         return slot;
@@ -515,6 +526,7 @@ export class ConnectionPool<C> {
 
   #onDeath(slot: Slot<C>, error: unknown): void {
     if (slot.state === "idle") {
+      this.#suspectSince = this.options.clock.now();
       this.#destroy(slot, "died-idle", error);
       this.#warnBurst("idle connection closed by the server or network; removed", { error });
       this.#fill();

@@ -11,6 +11,7 @@ import {
 import { FakeClock } from "../../src/testing/fake-clock.js";
 import {
   configIssue,
+  connectionReset,
   connectRefused,
   type Deferred,
   deferred,
@@ -122,6 +123,21 @@ describe("circuitBreaker", () => {
       "open",
       "the third refused connect opens it despite the timeouts between",
     );
+  });
+
+  it("connections lost under a statement (terminated backends) do not open it; refused connects do", async () => {
+    const clock = new FakeClock();
+    const b = breaker(clock, { consecutiveFailures: 3, minimumThroughput: 2, failureRatio: 0.5 });
+    const terminated = () =>
+      Object.assign(new Error("terminating connection due to administrator command"), {
+        code: "57P01",
+        severity: "FATAL",
+      });
+    await failTimes(b, 10, connectionReset);
+    await failTimes(b, 10, terminated);
+    assert.equal(b.state, "closed", "dead connections are not an outage");
+    await failTimes(b, 3, connectRefused);
+    assert.equal(b.state, "open");
   });
 
   it("half-open admits exactly one probe; others fail fast until it settles", async () => {

@@ -141,6 +141,24 @@ describe("ConnectionPool: healing", () => {
     assert.equal(a.validations, 0);
   });
 
+  it("after a connection dies under a caller, idle ones are validated even inside the window", async () => {
+    const { pool, clock } = setup({ max: 3, validationWindow: 500, keepalive: 0 });
+    const [a, b, c] = [await pool.acquire(), await pool.acquire(), await pool.acquire()];
+    pool.release(b);
+    pool.release(c);
+    b.alive = false; // terminated with the others, but its socket has not said so yet
+    await clock.tick(10);
+    pool.release(a, { destroy: true, error: new Error("Connection terminated unexpectedly") });
+    const next = await pool.acquire();
+    assert.equal(next, c, "the dead idle connection was caught by validation, not handed out");
+    assert.equal(b.validations, 1);
+    assert.equal(c.validations, 1);
+    assert.equal(pool.stats().destroyed["validation-failed"], 1);
+    pool.release(next);
+    pool.release(await pool.acquire());
+    assert.equal(c.validations, 1, "checked once; trusted again afterwards");
+  });
+
   it("removes a connection that dies while idle, at once and without crashing", async () => {
     const warnings: string[] = [];
     const logger = { warn: (_: object, message: string) => warnings.push(message) };
