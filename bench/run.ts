@@ -13,14 +13,17 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { runCacheBench } from "./cache.js";
+import { DEADLINE_MS, runChaosScorecard } from "./chaos/scorecard.js";
 import { runKvBench } from "./kv.js";
 import { runLoadBench } from "./load.js";
 import { runOverheadBench } from "./overhead.js";
 import { runPolicyBench } from "./policy.js";
 import { runPoolBench } from "./pool.js";
+import { runScaleBench } from "./scale.js";
 
 const DATABASE_URL =
   process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 /** One printed and recorded table. */
 interface Section {
@@ -37,6 +40,144 @@ interface Section {
 }
 
 const SECTIONS: Record<string, () => Promise<Section>> = {
+  async chaos() {
+    const results = await runChaosScorecard();
+    const rows = results.flatMap((f) => f.rows.map((r) => ({ ...r, f })));
+    const ours = rows.filter((r) => r.client.startsWith("steadfast"));
+    const worst = (pick: (r: (typeof rows)[number]) => number, of = ours) =>
+      of.reduce((a, b) => (pick(b) > pick(a) ? b : a));
+    const sum = (pick: (r: (typeof rows)[number]) => number, of = ours) =>
+      of.reduce((n, r) => n + pick(r), 0);
+    const short = ours.filter((r) => r.f.shorterThanDeadline);
+    const outages = ours.filter((r) =>
+      ["server restart", "blackhole 5 s", "refuse 6 s"].includes(r.fault),
+    );
+    const slowest = worst((r) => r.recoveryMs, outages);
+    const refuse = ours.filter((r) => r.fault === "refuse 6 s");
+    const mostConnects =
+      refuse.length > 0 ? worst((r) => r.connectsDuringFault, refuse) : undefined;
+    const peerRefuse = rows
+      .filter((r) => r.fault === "refuse 6 s" && !r.client.startsWith("steadfast"))
+      .map((r) => `${r.client} ${r.connectsDuringFault}`)
+      .join(", ");
+    const crashes = rows
+      .filter((r) => r.crashes > 0)
+      .map((r) => `${r.client} ×${r.crashes} (${r.fault})`);
+    return {
+      title: `Chaos scorecard: 4 loops per client of a write of a fresh key then a read of it, every ${DEADLINE_MS} ms deadline, each client in its own process behind its own fault proxy; faults on a throwaway cluster (proof of each fault in the JSON)`,
+      columns: [
+        "fault",
+        "client",
+        "reads failed",
+        "writes failed",
+        "lost",
+        "duplicated",
+        "unknown outcome",
+        "failed but written",
+        "max latency ms",
+        "past deadline",
+        "recovery ms",
+        "connects during fault",
+        "crashes",
+        "top errors",
+      ],
+      rows: rows.map((r) => [
+        r.fault,
+        r.client,
+        `${r.failedReads}/${r.reads}`,
+        `${r.failedWrites}/${r.writes}`,
+        r.lostWrites,
+        r.duplicatedWrites,
+        r.unknownWrites,
+        r.failedButWritten,
+        r.maxLatencyMs,
+        r.pastDeadline,
+        r.recoveryMs < 0 ? "never" : r.recoveryMs,
+        r.connectsDuringFault,
+        r.crashes,
+        r.topErrors || "—",
+      ]),
+      targets: [
+        {
+          target: "Steadfast: zero lost and zero duplicated writes under every fault",
+          measured: `${sum((r) => r.lostWrites)} lost, ${sum((r) => r.duplicatedWrites)} duplicated`,
+          met: sum((r) => r.lostWrites + r.duplicatedWrites) === 0,
+        },
+        {
+          target: `Steadfast: zero failed reads for faults shorter than the deadline (${short
+            .map((r) => r.fault)
+            .filter((f, i, a) => a.indexOf(f) === i)
+            .join(", ")})`,
+          measured: `${sum((r) => r.failedReads, short)} failed reads`,
+          met: sum((r) => r.failedReads, short) === 0,
+        },
+        {
+          target: "Steadfast: no call past its deadline by more than 100 ms",
+          measured: `${sum((r) => r.pastDeadline)} calls; slowest ${worst((r) => r.maxLatencyMs).maxLatencyMs} ms`,
+          met: sum((r) => r.pastDeadline) === 0,
+        },
+        {
+          target:
+            "Steadfast: recovery ≤ 500 ms after the database is back (restart, blackhole, refuse)",
+          measured: `slowest ${slowest.recoveryMs} ms (${slowest.client}, ${slowest.fault})`,
+          met: outages.every((r) => r.recoveryMs >= 0 && r.recoveryMs <= 500),
+        },
+        {
+          target: "Steadfast: ≤ 10 connection attempts during the 6 s outage",
+          measured: `${mostConnects?.connectsDuringFault ?? "?"} (peers: ${peerRefuse})`,
+          met: (mostConnects?.connectsDuringFault ?? 99) <= 10,
+        },
+        {
+          target: "process crashes (reported)",
+          measured: crashes.length > 0 ? crashes.join(", ") : "none",
+          met: !crashes.some((c) => c.startsWith("steadfast")),
+        },
+      ],
+      raw: results,
+    };
+  },
+  async scale() {
+    const rows = await runScaleBench({ url: DATABASE_URL, redisUrl: REDIS_URL });
+    const reads = rows.filter((r) => r.workload === "cached reads");
+    const best = reads.reduce((a, b) => (b.requestsPerSec > a.requestsPerSec ? b : a));
+    return {
+      title:
+        "Scale: service instances (separate processes) sharing one Postgres and one Redis, 16 autocannon connections per instance, 6 s per row",
+      columns: [
+        "workload",
+        "instances",
+        "requests/s",
+        "p99 ms",
+        "non-2xx",
+        "CPU cores by component",
+        "busiest",
+      ],
+      rows: rows.map((r) => [
+        r.workload,
+        r.instances,
+        r.requestsPerSec,
+        r.p99Ms,
+        r.non2xx,
+        Object.entries(r.cores)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", "),
+        r.bottleneck,
+      ]),
+      targets: [
+        {
+          target: "name the bottleneck",
+          measured: `best cached-read throughput with ${best.instances} instance(s): ${best.requestsPerSec}/s; ${best.bottleneck}`,
+          met: true,
+        },
+        {
+          target: "every response 2xx",
+          measured: `${rows.reduce((n, r) => n + r.non2xx, 0)} non-2xx or errors`,
+          met: rows.every((r) => r.non2xx === 0),
+        },
+      ],
+      raw: rows,
+    };
+  },
   async kv() {
     const r = await runKvBench(DATABASE_URL);
     return {

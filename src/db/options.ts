@@ -8,7 +8,7 @@ import { systemClock, systemRandom } from "../util/clock.js";
 import type { Duration } from "../util/duration.js";
 import { OptionsReader } from "../util/options.js";
 import type { DatabaseDriver } from "./driver.js";
-import { PRESETS, type PresetName } from "./presets.js";
+import { PRESETS, type Preset, type PresetName } from "./presets.js";
 
 /**
  * Options of `createDatabase`. Only `driver` is required; everything else has a default from
@@ -160,10 +160,10 @@ export function resolveDatabaseOptions<C>(options: DatabaseOptions<C>): Resolved
     breaker:
       breakerRaw === false
         ? false
-        : {
-            breakDuration: preset.breakDuration,
-            ...(breakerRaw as Omit<CircuitBreakerOptions, "clock" | "probe"> | undefined),
-          },
+        : breakerWithPreset(
+            preset,
+            breakerRaw as Omit<CircuitBreakerOptions, "clock" | "probe"> | undefined,
+          ),
     idempotencyTable: table,
     idempotencyTtl: idemReader.duration("ttl", 86_400_000, { min: 1_000 }),
     logger: r.raw("logger") as Logger | undefined,
@@ -177,4 +177,22 @@ export function resolveDatabaseOptions<C>(options: DatabaseOptions<C>): Resolved
 
 function durationOf(value: Duration): number {
   return new OptionsReader({ value }, "", ["value"]).duration("value", 0);
+}
+
+/**
+ * The preset's break schedule under the user's breaker options. A user's own `breakDuration`
+ * keeps the breaker's general defaults for growth (×2 up to 60 s) unless they set those too, so
+ * a longer break never collides with the preset's short cap.
+ */
+function breakerWithPreset(
+  preset: Preset,
+  user: Omit<CircuitBreakerOptions, "clock" | "probe"> | undefined,
+): Omit<CircuitBreakerOptions, "clock" | "probe"> {
+  if (user?.breakDuration !== undefined) return user;
+  return {
+    breakDuration: preset.breakDuration,
+    breakMultiplier: preset.breakMultiplier,
+    maxBreakDuration: preset.maxBreakDuration,
+    ...user,
+  };
 }

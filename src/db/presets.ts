@@ -11,8 +11,12 @@ export interface Preset {
   readonly timeout: Duration;
   /** Attempts per call, the first included. */
   readonly maxAttempts: number;
-  /** How long the breaker stays open before its first probe. */
+  /** How long the breaker stays open before its first probe (one connection attempt). */
   readonly breakDuration: Duration;
+  /** Each failed probe multiplies the break by this (1: probe at a steady pace). */
+  readonly breakMultiplier: number;
+  /** The longest break. */
+  readonly maxBreakDuration: Duration;
 }
 
 /**
@@ -29,6 +33,13 @@ export interface Preset {
  *   and DNS changes), keepalive every 2 minutes.
  * - `local` — development and tests against a database on the same machine: short connect and
  *   acquire timeouts so a stopped server is reported at once, a short break.
+ *
+ * While the database is unreachable the breaker fails calls at once and probes with one
+ * connection attempt per break. `server` and `local` probe every 500 ms for as long as the outage
+ * lasts: recovery within half a second of the database's return, for two connection attempts a
+ * second per instance (a pool without a breaker makes one per waiting call). `serverless` starts
+ * at 1 s and backs off ×1.5 to 10 s, because a connect can wake a suspended compute or count
+ * against a provider's connection rate limit.
  */
 export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   serverless: {
@@ -43,7 +54,9 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     },
     timeout: "15s",
     maxAttempts: 4,
-    breakDuration: "2s",
+    breakDuration: "1s",
+    breakMultiplier: 1.5,
+    maxBreakDuration: "10s",
   },
   server: {
     pool: {
@@ -57,7 +70,9 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     },
     timeout: "30s",
     maxAttempts: 3,
-    breakDuration: "5s",
+    breakDuration: "500ms",
+    breakMultiplier: 1,
+    maxBreakDuration: "500ms",
   },
   local: {
     pool: {
@@ -71,6 +86,8 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     },
     timeout: "10s",
     maxAttempts: 3,
-    breakDuration: "1s",
+    breakDuration: "500ms",
+    breakMultiplier: 1,
+    maxBreakDuration: "500ms",
   },
 };

@@ -60,6 +60,24 @@ describe("db.read / db.write / db.query", () => {
     assert.deepEqual(attempts, [1, 1, 1]);
   });
 
+  it("takes the breaker's probe schedule from the preset unless the caller sets a break", async () => {
+    const driver = () => pgDriver({ connectionString: target.url });
+    const server = createDatabase({ driver: driver(), preset: "server" });
+    const serverless = createDatabase({ driver: driver(), preset: "serverless" });
+    const custom = createDatabase({ driver: driver(), breaker: { breakDuration: "5s" } });
+    try {
+      assert.equal(server.breaker?.stats().breakDurationMs, 500);
+      assert.equal(serverless.breaker?.stats().breakDurationMs, 1_000);
+      assert.equal(
+        custom.breaker?.stats().breakDurationMs,
+        5_000,
+        "a longer break than the preset's cap is fine",
+      );
+    } finally {
+      await Promise.all([server, serverless, custom].map((db) => db.close()));
+    }
+  });
+
   it("rejects invalid options with every bad field named, without echoing a password", () => {
     assert.throws(
       () =>
