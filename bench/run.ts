@@ -431,7 +431,21 @@ for (const name of names) {
   const run = SECTIONS[name];
   if (!run) continue;
   console.log(`\n▶ ${name}`);
-  const section = await run();
+  let section: Section;
+  try {
+    section = await run();
+  } catch (error) {
+    // One broken section must not lose the others' results; the run still fails.
+    console.error(`bench: section ${name} failed:`, error);
+    process.exitCode = 1;
+    section = {
+      title: "FAILED",
+      columns: ["error"],
+      rows: [[String(error).slice(0, 300)]],
+      targets: [],
+      raw: String(error),
+    };
+  }
   done[name] = section;
   console.log(section.title);
   console.table(

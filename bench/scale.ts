@@ -10,9 +10,10 @@
  */
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import autocannon from "autocannon";
 import { Redis } from "ioredis";
 import pg from "pg";
@@ -31,13 +32,12 @@ export interface ScaleRow {
 const KEYS = 200;
 const CONNECTIONS_PER_INSTANCE = 16;
 
-// Compiled (`npm run bench`) the CLI is ../src/cli/main.js; run through tsx it is main.ts.
-const CLI = ["../src/cli/main.js", "../src/cli/main.ts"]
-  .map((p) => fileURLToPath(new URL(p, import.meta.url)))
-  .find((p) => existsSync(p)) as string;
+// The CLI from source, through tsx, as `npm start` runs it (the compiled bench copy of src/
+// has no package.json beside it for --version).
+const CLI = join(process.cwd(), "src", "cli", "main.ts");
 
 function startInstance(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, CLI, "serve", "--port", "0"], {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, "serve", "--port", "0"], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
