@@ -29,3 +29,20 @@ describe("examples/drizzle", () => {
     assert.equal(left[0]?.t, null, "the example drops its table");
   });
 });
+
+describe("examples/kysely", () => {
+  it("creates with the schema builder, inserts, selects and commits a transaction", async () => {
+    const target = await freshDatabase("ex_kysely");
+    const run = await runExample("examples/kysely/main.ts", { DATABASE_URL: target.url });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split("\n"), [
+      "created table kysely_example_pets",
+      "inserted: 3",
+      "rows: 3 (Kiki, Rex, Tom)",
+      "cats: Kiki, Tom",
+      "transaction committed: visits=2",
+    ]);
+    const left = await target.sql("select to_regclass('kysely_example_pets') as t");
+    assert.equal(left[0]?.t, null, "the example drops its table");
+  });
+});
