@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { freshDatabase } from "../helpers/db.js";
-import { build, killChildren, runExample } from "./run.js";
+import { build, killChildren, runExample, startExample, within } from "./run.js";
 
 before(() => build(), { timeout: 120_000 });
 after(killChildren);
@@ -45,4 +45,53 @@ describe("examples/kysely", () => {
     const left = await target.sql("select to_regclass('kysely_example_pets') as t");
     assert.equal(left[0]?.t, null, "the example drops its table");
   });
+});
+
+/**
+ * The HTTP examples (Hono, Express) serve the same routes: a cached read whose Cache-Status
+ * goes miss → hit, /health as application/health+json, /metrics with the database histogram;
+ * and they stop with exit code 0 on SIGTERM.
+ */
+async function checkService(example: string): Promise<void> {
+  const target = await freshDatabase(`ex_${example}`);
+  const service = await startExample(
+    `examples/${example}/main.ts`,
+    { DATABASE_URL: target.url, PORT: "0" },
+    /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+  );
+  const url = service.match[1];
+  const first = await fetch(`${url}/products/1`);
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get("cache-status"), "steadfast; fwd=miss; stored");
+  assert.deepEqual(await first.json(), { id: 1, name: "teapot", price_cents: 2500 });
+  const second = await fetch(`${url}/products/1`);
+  assert.equal(second.headers.get("cache-status"), "steadfast; hit");
+  assert.deepEqual(await second.json(), { id: 1, name: "teapot", price_cents: 2500 });
+  assert.equal((await fetch(`${url}/products/999`)).status, 404);
+
+  const health = await fetch(`${url}/health`);
+  assert.equal(health.status, 200);
+  assert.match(health.headers.get("content-type") ?? "", /^application\/health\+json/);
+  const report = await health.json();
+  assert.equal(report.status, "pass", JSON.stringify(report));
+  assert.equal(report.checks["postgresql:responseTime"][0].status, "pass");
+  assert.equal(report.checks["cache:hitRatio"][0].observedValue, 33.3, "1 hit of 3 reads");
+
+  const metrics = await fetch(`${url}/metrics`);
+  assert.equal(metrics.status, 200);
+  const text = await metrics.text();
+  assert.match(
+    text,
+    /db_client_operation_duration_seconds_count\{[^}]*db_operation_name="read"[^}]*\} [1-9]/,
+  );
+  assert.match(text, /steadfast_cache_reads_total\{result="hit"\} 1\n/);
+
+  service.child.kill("SIGTERM");
+  assert.equal(await within(10_000, "exit after SIGTERM", service.exit), 0, service.output());
+  assert.match(service.output(), /stopped/);
+}
+
+describe("examples/hono", () => {
+  it("cached read miss then hit, health+json, Prometheus metrics, clean SIGTERM", () =>
+    checkService("hono"));
 });
