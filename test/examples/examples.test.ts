@@ -95,3 +95,8 @@ describe("examples/hono", () => {
   it("cached read miss then hit, health+json, Prometheus metrics, clean SIGTERM", () =>
     checkService("hono"));
 });
+
+describe("examples/express", () => {
+  it("the same routes on Express 5 through the Web-handler adapter, clean SIGTERM", () =>
+    checkService("express"));
+});
