@@ -5,9 +5,12 @@
  * `exports` (dist/), so the build runs first.
  */
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import { freshDatabase } from "../helpers/db.js";
-import { build, killChildren, runExample, startExample, within } from "./run.js";
+import { build, killChildren, ROOT, runExample, startExample, within } from "./run.js";
 
 before(() => build(), { timeout: 120_000 });
 after(killChildren);
@@ -99,4 +102,68 @@ describe("examples/hono", () => {
 describe("examples/express", () => {
   it("the same routes on Express 5 through the Web-handler adapter, clean SIGTERM", () =>
     checkService("express"));
+});
+
+/** A loopback port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe("examples/nextjs-health", () => {
+  it("the route module's GET answers a real Request with application/health+json", async () => {
+    const target = await freshDatabase("ex_next");
+    // The route reads DATABASE_URL on first use (as in a Next.js server process).
+    const previous = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = target.url;
+    const dir = join(ROOT, "examples/nextjs-health");
+    // Imported by a computed URL: resolved at run time through the package's exports (dist/).
+    const route = (await import(pathToFileURL(join(dir, "app/api/health/route.ts")).href)) as {
+      GET(request: Request): Promise<Response>;
+      runtime: string;
+      dynamic: string;
+    };
+    const lib = (await import(pathToFileURL(join(dir, "lib/steadfast.ts")).href)) as {
+      steadfast(): { db: { close(): Promise<void> } };
+    };
+    try {
+      assert.equal(route.runtime, "nodejs");
+      assert.equal(route.dynamic, "force-dynamic");
+      const response = await route.GET(new Request("http://localhost:3000/api/health"));
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "application/health+json");
+      const body = await response.json();
+      assert.equal(body.status, "pass", JSON.stringify(body));
+      assert.equal(body.serviceId, "nextjs-health-example");
+      assert.deepEqual(Object.keys(body.checks).sort(), [
+        "postgresql:circuitBreaker",
+        "postgresql:connections",
+        "postgresql:responseTime",
+      ]);
+      const post = await route.GET(new Request("http://localhost/api/health", { method: "POST" }));
+      assert.equal(post.status, 405);
+    } finally {
+      await lib.steadfast().db.close();
+      if (previous === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = previous;
+    }
+  });
+
+  it("main.ts prints the report; with the database unreachable it is a 503, password never shown", async () => {
+    const target = await freshDatabase("ex_next_main");
+    const up = await runExample("examples/nextjs-health/main.ts", { DATABASE_URL: target.url });
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /^GET \/api\/health -> 200 application\/health\+json\nstatus: pass/);
+    assert.match(up.stdout, /postgresql:responseTime: pass/);
+
+    const down = `postgres://app:Next-Secret-Pw@127.0.0.1:${await closedPort()}/app`;
+    const run = await runExample("examples/nextjs-health/main.ts", { DATABASE_URL: down });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /-> 503 application\/health\+json\nstatus: fail/);
+    assert.match(run.stdout, /postgresql:responseTime: fail/);
+    assert.doesNotMatch(run.stdout + run.stderr, /Next-Secret-Pw/);
+  });
 });
