@@ -167,3 +167,28 @@ describe("examples/nextjs-health", () => {
     assert.doesNotMatch(run.stdout + run.stderr, /Next-Secret-Pw/);
   });
 });
+
+describe("examples/supabase-kv", () => {
+  it("adopts the existing table; prefixes with %, _ and \\ match literally", async () => {
+    const target = await freshDatabase("ex_kv");
+    const run = await runExample("examples/supabase-kv/main.ts", { DATABASE_URL: target.url });
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trim().split("\n");
+    const line = (start: string) => lines.find((l) => l.startsWith(start))?.slice(start.length);
+    assert.equal(line('get("user_1"): '), '{"name":"Ada"}', "an existing row is readable at once");
+    assert.equal(line('getByPrefix("user_"): '), '["Ada","Grace"]');
+    // JSON arrays of keys: `_` is not "any character", `%` not "anything", `\` not an escape.
+    assert.deepEqual(JSON.parse(line('keys with prefix "user_": ') ?? ""), ["user_1", "user_2"]);
+    assert.deepEqual(JSON.parse(line('keys with prefix "50%": ') ?? ""), ["50%_off", "50%x"]);
+    assert.deepEqual(JSON.parse(line('keys with prefix "50%_": ') ?? ""), ["50%_off"]);
+    assert.deepEqual(JSON.parse(line('keys with prefix "dir\\\\": ') ?? ""), ["dir\\a", "dir\\b"]);
+    assert.deepEqual(JSON.parse(line("naive LIKE 'user_%' would match: ") ?? ""), [
+      "userX1",
+      "user_1",
+      "user_2",
+    ]);
+    assert.equal(line("set with ttl on an adopted table: "), "VALIDATION_FAILED");
+    const left = await target.sql("select to_regclass('kv_store_abc123') as t");
+    assert.equal(left[0]?.t, null, "the example drops its table");
+  });
+});
