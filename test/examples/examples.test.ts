@@ -9,7 +9,8 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import { freshDatabase } from "../helpers/db.js";
+import { PRESETS } from "../../src/index.js";
+import { adminQuery, freshDatabase } from "../helpers/db.js";
 import { build, killChildren, ROOT, runExample, startExample, within } from "./run.js";
 
 before(() => build(), { timeout: 120_000 });
@@ -190,5 +191,40 @@ describe("examples/supabase-kv", () => {
     assert.equal(line("set with ttl on an adopted table: "), "VALIDATION_FAILED");
     const left = await target.sql("select to_regclass('kv_store_abc123') as t");
     assert.equal(left[0]?.t, null, "the example drops its table");
+  });
+});
+
+describe("examples/serverless", () => {
+  it("prints the preset, what serverTimeout: false changes, and doctor's advice; never the password", async () => {
+    const target = await freshDatabase("ex_serverless");
+    const role = `ex_serverless_${process.pid}`;
+    const password = "Serverless-Secret-Pw9";
+    await adminQuery(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    after(() => adminQuery(`DROP ROLE IF EXISTS ${role}`));
+    const url = new URL(target.url);
+    url.username = role;
+    url.password = password;
+    const run = await runExample("examples/serverless/main.ts", { DATABASE_URL: url.toString() });
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout + run.stderr, new RegExp(password));
+    const lines = run.stdout.split("\n");
+    const line = (start: string) => lines.find((l) => l.startsWith(start))?.slice(start.length);
+    assert.deepEqual(JSON.parse(line("PRESETS.serverless = ") ?? ""), PRESETS.serverless);
+    assert.match(run.stdout, /why: max 5, minIdle 0:/);
+    // The deadline (15 s) plus the 250 ms margin, set on the session; nothing set without it.
+    assert.equal(line("serverTimeout: true  -> session statement_timeout = "), "15250ms");
+    assert.equal(line("serverTimeout: false -> session statement_timeout = "), "0");
+    // doctor shows the target with the password masked.
+    assert.equal(
+      line("doctor postgres://")?.replace(/PostgreSQL \d+.*$/, "PostgreSQL N"),
+      `${role}:***@${url.host}/${target.name}: ok=true, PostgreSQL N`,
+    );
+    assert.match(
+      run.stdout,
+      /\ndoctor pooler: none detected \(both statements ran on backend \d+\)\n/,
+    );
+    assert.match(run.stdout, /\ndoctor recommends preset "server":\n {2}createDatabase\(\{\n/);
+    assert.match(run.stdout, /\n {4}preset: "server",\n/);
+    assert.match(run.stdout, /because: a direct connection/);
   });
 });
