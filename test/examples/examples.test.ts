@@ -9,8 +9,10 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
+import { Redis } from "ioredis";
 import { PRESETS } from "../../src/index.js";
 import { adminQuery, freshDatabase } from "../helpers/db.js";
+import { TEST_REDIS_URL } from "../helpers/env.js";
 import { build, killChildren, ROOT, runExample, startExample, within } from "./run.js";
 
 before(() => build(), { timeout: 120_000 });
@@ -226,5 +228,56 @@ describe("examples/serverless", () => {
     assert.match(run.stdout, /\ndoctor recommends preset "server":\n {2}createDatabase\(\{\n/);
     assert.match(run.stdout, /\n {4}preset: "server",\n/);
     assert.match(run.stdout, /because: a direct connection/);
+  });
+});
+
+/** Deletes the Redis keys matching `pattern`; returns how many there were. */
+async function deleteRedisKeys(pattern: string): Promise<number> {
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  let found = 0;
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
+      found += keys.length;
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+  return found;
+}
+
+describe("examples/multi-instance", () => {
+  it("a write on A is read on B; after an update B is not stale; both stop with 0", async () => {
+    const target = await freshDatabase("ex_multi");
+    // The service names its Redis keys and channel after host:port/database.
+    const url = new URL(target.url);
+    const keys = `steadfast:${url.hostname}:${url.port || 5432}/${target.name}:*`;
+    after(() => deleteRedisKeys(keys));
+    const run = await runExample(
+      "examples/multi-instance/main.ts",
+      { DATABASE_URL: target.url, REDIS_URL: TEST_REDIS_URL },
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const lines = run.stdout.trim().split("\n");
+    assert.match(lines[0] ?? "", /^A listening on http:\/\/127\.0\.0\.1:\d+, B listening on http:/);
+    assert.deepEqual(lines.slice(1, 6), [
+      'A: PUT greeting = {"text":"hello"}',
+      'B: GET greeting = {"text":"hello"} (Cache-Status: steadfast; fwd=miss; stored)',
+      // B now holds the value in memory, fresh for 30 s: only an invalidation can replace it.
+      'B: GET greeting = {"text":"hello"} (Cache-Status: steadfast; hit)',
+      'A: PUT greeting = {"text":"hello again"}',
+      'B: GET greeting = {"text":"hello again"} (Cache-Status: steadfast; fwd=miss; stored)',
+    ]);
+    assert.match(lines[6] ?? "", /^B saw the update after \d+ read\(s\), \d+ ms$/);
+    assert.deepEqual(lines.slice(7), [
+      "A: DELETE greeting -> 200",
+      "instances stopped with exit codes 0, 0",
+    ]);
+    assert.equal(await deleteRedisKeys(keys), 0, "the delete left no cache entry in Redis");
   });
 });
