@@ -6,6 +6,16 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 const children = new Set<ChildProcess>();
 
+/**
+ * The environment of an example: ours plus `env`, minus `NODE_TEST_CONTEXT`, which the test
+ * runner sets for its own children: a `node --test` child seeing it would report to us in the
+ * runner's internal protocol instead of printing its results.
+ */
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const { NODE_TEST_CONTEXT: _, ...rest } = process.env;
+  return { ...rest, ...env };
+}
+
 /** Kills (SIGKILL) every example process still running; call from `after`. */
 export function killChildren(): void {
   for (const child of children) {
@@ -42,7 +52,7 @@ export function runExample(
 ): Promise<Finished> {
   const child = spawn(process.execPath, ["--import", "tsx", ...args, file], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
@@ -85,7 +95,7 @@ export function startExample(
 ): Promise<Started> {
   const child = spawn(process.execPath, ["--import", "tsx", file], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
