@@ -1,6 +1,7 @@
 import type { Clock } from "../util/clock.js";
 import { systemClock } from "../util/clock.js";
 import type { Duration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 import type { CacheL2, InvalidationBus } from "./types.js";
 
@@ -79,7 +80,8 @@ export interface ResolvedCacheOptions {
   readonly wallClock: () => number;
 }
 
-const KEYS = [
+/** @internal Every option name of {@link CacheOptions}. */
+export const CACHE_OPTION_KEYS = optionKeys<CacheOptions>()([
   "ttl",
   "grace",
   "softTimeout",
@@ -94,11 +96,11 @@ const KEYS = [
   "name",
   "clock",
   "wallClock",
-] as const;
+]);
 
 /** @internal Validates options, listing every bad field in one `ConfigError`. */
 export function resolveCacheOptions(options: CacheOptions | undefined): ResolvedCacheOptions {
-  const r = new OptionsReader(options, "cache", KEYS);
+  const r = new OptionsReader(options, "cache", CACHE_OPTION_KEYS);
   const d = CACHE_DEFAULTS;
   const ttl = r.duration("ttl", d.ttl, { min: 1 });
   const hardTimeout = r.duration("hardTimeout", d.hardTimeout, { min: 1 });

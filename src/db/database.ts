@@ -15,6 +15,7 @@ import { ConnectionPool } from "../pool/pool.js";
 import type { PoolStats } from "../pool/types.js";
 import { type Duration, parseDuration } from "../util/duration.js";
 import { Emitter } from "../util/emitter.js";
+import { optionKeys } from "../util/option-keys.js";
 import type { QueryResult } from "./driver.js";
 import type { CallKind, DatabaseEvents } from "./events.js";
 import {
@@ -43,6 +44,9 @@ export interface QueryOptions {
    */
   readonly idempotent?: boolean;
 }
+
+/** @internal Every option name of {@link QueryOptions}. */
+export const QUERY_OPTION_KEYS = optionKeys<QueryOptions>()(["timeout", "signal", "idempotent"]);
 
 /** A snapshot of a database handle's state. */
 export interface DatabaseStats {

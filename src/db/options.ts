@@ -6,6 +6,7 @@ import { POOL_OPTION_KEYS, type PoolOptions } from "../pool/options.js";
 import type { Clock, RandomSource } from "../util/clock.js";
 import { systemClock, systemRandom } from "../util/clock.js";
 import type { Duration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 import type { DatabaseDriver } from "./driver.js";
 import { PRESETS, type Preset, type PresetName } from "./presets.js";
@@ -99,7 +100,8 @@ export interface ResolvedDatabaseOptions {
   readonly random: RandomSource;
 }
 
-const KEYS = [
+/** @internal Every option name of {@link DatabaseOptions}, checked by the compiler. */
+export const DATABASE_OPTION_KEYS = optionKeys<DatabaseOptions<unknown>>()([
   "driver",
   "preset",
   "pool",
@@ -114,14 +116,27 @@ const KEYS = [
   "log",
   "clock",
   "random",
-] as const;
+]);
+
+type Nested<K extends keyof DatabaseOptions<unknown>> = NonNullable<DatabaseOptions<unknown>[K]>;
+
+/** @internal Option names of `retry`, `transaction` and `idempotency` in {@link DatabaseOptions}. */
+export const DATABASE_RETRY_KEYS = optionKeys<Nested<"retry">>()([
+  "maxAttempts",
+  "backoff",
+  "budget",
+]);
+/** @internal */
+export const DATABASE_TRANSACTION_KEYS = optionKeys<Nested<"transaction">>()(["maxAttempts"]);
+/** @internal */
+export const DATABASE_IDEMPOTENCY_KEYS = optionKeys<Nested<"idempotency">>()(["table", "ttl"]);
 
 /** A plain SQL identifier, optionally schema-qualified: what a table name may be. */
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
 
 /** @internal Validates `options`, reporting every bad field in one `ConfigError`. */
 export function resolveDatabaseOptions<C>(options: DatabaseOptions<C>): ResolvedDatabaseOptions {
-  const r = new OptionsReader(options, "", KEYS);
+  const r = new OptionsReader(options, "", DATABASE_OPTION_KEYS);
   const presetName = r.oneOf<PresetName>("preset", "server", ["serverless", "server", "local"]);
   const preset = PRESETS[presetName];
   const driver = r.raw("driver") as Partial<DatabaseDriver<C>> | undefined;
@@ -135,9 +150,9 @@ export function resolveDatabaseOptions<C>(options: DatabaseOptions<C>): Resolved
   // Pool values are validated by the pool itself; here only their names, so a typo is
   // reported together with every other bad field.
   r.nested("pool", POOL_OPTION_KEYS);
-  const retryReader = r.nested("retry", ["maxAttempts", "backoff", "budget"]);
-  const txReader = r.nested("transaction", ["maxAttempts"]);
-  const idemReader = r.nested("idempotency", ["table", "ttl"]);
+  const retryReader = r.nested("retry", DATABASE_RETRY_KEYS);
+  const txReader = r.nested("transaction", DATABASE_TRANSACTION_KEYS);
+  const idemReader = r.nested("idempotency", DATABASE_IDEMPOTENCY_KEYS);
   const table = idemReader.string("table", { nonEmpty: true }) ?? "steadfast_idempotency_keys";
   if (!TABLE_NAME.test(table)) {
     idemReader.report(

@@ -3,6 +3,7 @@ import { ConfigError, describeValue } from "../errors/config-error.js";
 import { UnknownOutcomeError } from "../errors/errors.js";
 import type { PolicyContext } from "../policy/context.js";
 import type { Duration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import type { Database } from "./database.js";
 import type { QueryResult } from "./driver.js";
 import { claimKey, ensureKeyTable, storeResult, sweepExpiredKeys } from "./idempotency.js";
@@ -29,6 +30,15 @@ export interface TransactionOptions {
    */
   readonly idempotencyKey?: string;
 }
+
+/** @internal Every option name of {@link TransactionOptions}. */
+export const TRANSACTION_OPTION_KEYS = optionKeys<TransactionOptions>()([
+  "isolation",
+  "readOnly",
+  "timeout",
+  "signal",
+  "idempotencyKey",
+]);
 
 /** What `fn` gets inside `db.transaction(fn)`. */
 export interface Transaction {

@@ -1,4 +1,5 @@
 import type { Duration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 import type { CacheHealthSource } from "./types.js";
 
@@ -63,7 +64,8 @@ export interface ResolvedHealthOptions {
   readonly description: string | undefined;
 }
 
-const KEYS = [
+/** @internal Every option name of {@link HealthOptions}. */
+export const HEALTH_OPTION_KEYS = optionKeys<HealthOptions>()([
   "probeTimeout",
   "cacheFor",
   "probeSql",
@@ -74,11 +76,11 @@ const KEYS = [
   "version",
   "serviceId",
   "description",
-] as const;
+]);
 
 /** @internal */
 export function resolveHealthOptions(options: HealthOptions | undefined): ResolvedHealthOptions {
-  const r = new OptionsReader(options, "health", KEYS);
+  const r = new OptionsReader(options, "health", HEALTH_OPTION_KEYS);
   const d = HEALTH_DEFAULTS;
   const cache = r.raw("cache") as CacheHealthSource | undefined;
   if (cache !== undefined && typeof cache?.stats !== "function") {

@@ -8,6 +8,7 @@ export { KvVersionConflictError };
 
 import type { Duration } from "../util/duration.js";
 import { parseDuration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import { checkTableName, ensureTable, type KvTable } from "./schema.js";
 import { type KvSql, kvSql } from "./sql.js";
 import {
@@ -40,6 +41,15 @@ export interface KvOptions {
   readonly cache?: Cache<unknown>;
 }
 
+/** @internal Every option name of {@link KvOptions}. */
+export const KV_OPTION_KEYS = optionKeys<KvOptions>()([
+  "namespace",
+  "table",
+  "adopt",
+  "timeout",
+  "cache",
+]);
+
 /** What the store tells listeners when keys change. */
 export type KvChangeListener = (change: {
   readonly namespace: string;
@@ -67,6 +77,9 @@ export interface KvSetOptions {
    */
   readonly ifVersion?: number;
 }
+
+/** @internal Every option name of {@link KvSetOptions}. */
+export const KV_SET_OPTION_KEYS = optionKeys<KvSetOptions>()(["ttl", "ifVersion"]);
 
 /** A page of {@link KeyValueStore.list}. */
 export interface KvPage<V = unknown> {

@@ -3,6 +3,7 @@ import { classify } from "../errors/classify.js";
 import { redactSecrets } from "../errors/redact.js";
 import { serializeError } from "../errors/serialize.js";
 import type { Duration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 import { BurstLimiter } from "./burst.js";
 
@@ -34,6 +35,22 @@ export interface LogOptions {
   readonly burst?: number;
 }
 
+/** @internal Every option name of {@link LogOptions}. */
+export const LOG_OPTION_KEYS = optionKeys<LogOptions>()([
+  "level",
+  "slowQuery",
+  "logParams",
+  "burst",
+]);
+
+/** Defaults of {@link LogOptions} (`slowQuery` in ms). */
+export const LOG_DEFAULTS = {
+  level: "warn",
+  slowQuery: 1_000,
+  logParams: false,
+  burst: 5,
+} as const;
+
 const RANK: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 };
 const BURST_WINDOW_MS = 10_000;
 const MAX_SQL = 2_000;
@@ -56,13 +73,14 @@ export function attachLogger<C>(
   logger: Logger,
   options: LogOptions = {},
 ): () => void {
-  const r = new OptionsReader(options, "log", ["level", "slowQuery", "logParams", "burst"]);
-  const level = r.oneOf<LogLevel>("level", "warn", ["silent", "error", "warn", "info", "debug"]);
-  const slowQuery = r.duration("slowQuery", 1_000, { min: 0 });
-  const logParams = r.boolean("logParams", false);
+  const r = new OptionsReader(options, "log", LOG_OPTION_KEYS);
+  const d = LOG_DEFAULTS;
+  const level = r.oneOf<LogLevel>("level", d.level, ["silent", "error", "warn", "info", "debug"]);
+  const slowQuery = r.duration("slowQuery", d.slowQuery, { min: 0 });
+  const logParams = r.boolean("logParams", d.logParams);
   const burst = new BurstLimiter(
     db.options.clock,
-    r.integer("burst", 5, { min: 1 }),
+    r.integer("burst", d.burst, { min: 1 }),
     BURST_WINDOW_MS,
   );
   r.finish();

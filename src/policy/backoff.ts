@@ -1,5 +1,6 @@
 import type { RandomSource } from "../util/clock.js";
 import type { Duration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 
 /**
@@ -44,7 +45,13 @@ export const BACKOFF_DEFAULTS = {
   jitter: "full",
 } as const;
 
-const KEYS = ["base", "cap", "factor", "jitter"] as const;
+/** @internal Every option name of {@link BackoffOptions}. */
+export const BACKOFF_OPTION_KEYS = optionKeys<BackoffOptions>()([
+  "base",
+  "cap",
+  "factor",
+  "jitter",
+]);
 
 /**
  * Exponential backoff with jitter, never longer than `cap`.
@@ -64,7 +71,7 @@ const KEYS = ["base", "cap", "factor", "jitter"] as const;
  * ```
  */
 export function exponentialBackoff(options?: BackoffOptions): Backoff {
-  const reader = new OptionsReader(options, "backoff", KEYS);
+  const reader = new OptionsReader(options, "backoff", BACKOFF_OPTION_KEYS);
   const backoff = readBackoff(reader);
   reader.finish();
   return backoff;
@@ -88,7 +95,7 @@ export function readBackoff(reader: OptionsReader): Backoff {
 export function readBackoffOption(reader: OptionsReader, key: string): Backoff {
   const value = reader.raw(key);
   if (typeof value === "function") return value as Backoff;
-  return readBackoff(reader.nested(key, KEYS));
+  return readBackoff(reader.nested(key, BACKOFF_OPTION_KEYS));
 }
 
 function makeBackoff(base: number, cap: number, factor: number, jitter: Jitter): Backoff {

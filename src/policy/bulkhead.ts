@@ -1,6 +1,7 @@
 import { SteadfastError } from "../errors/base.js";
 import type { Clock } from "../util/clock.js";
 import type { Duration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 import { readClock } from "./common-options.js";
 import {
@@ -83,7 +84,13 @@ export interface BulkheadStats {
   readonly maxQueue: number;
 }
 
-const KEYS = ["maxConcurrent", "maxQueue", "queueTimeout", "clock"] as const;
+/** @internal Every option name of {@link BulkheadOptions}. */
+export const BULKHEAD_OPTION_KEYS = optionKeys<BulkheadOptions>()([
+  "maxConcurrent",
+  "maxQueue",
+  "queueTimeout",
+  "clock",
+]);
 
 /**
  * Limits how many calls run at once; up to `maxQueue` more wait in FIFO order for at most
@@ -108,7 +115,7 @@ export class BulkheadPolicy implements Policy {
   #tail: Waiter | undefined;
 
   constructor(options?: BulkheadOptions) {
-    const r = new OptionsReader(options, "bulkhead", KEYS);
+    const r = new OptionsReader(options, "bulkhead", BULKHEAD_OPTION_KEYS);
     this.maxConcurrent = r.integer("maxConcurrent", BULKHEAD_DEFAULTS.maxConcurrent, { min: 1 });
     this.maxQueue = r.integer("maxQueue", BULKHEAD_DEFAULTS.maxQueue, { min: 0 });
     this.queueTimeout = r.duration("queueTimeout", BULKHEAD_DEFAULTS.queueTimeout);

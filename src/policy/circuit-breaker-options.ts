@@ -1,6 +1,7 @@
 import { classify } from "../errors/classify.js";
 import type { Clock } from "../util/clock.js";
 import type { Duration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 import { readClock } from "./common-options.js";
 
@@ -110,7 +111,8 @@ export interface CircuitBreakerStats {
   readonly opened: number;
 }
 
-const KEYS = [
+/** @internal Every option name of {@link CircuitBreakerOptions}. */
+export const CIRCUIT_BREAKER_OPTION_KEYS = optionKeys<CircuitBreakerOptions>()([
   "name",
   "failureRatio",
   "minimumThroughput",
@@ -123,7 +125,7 @@ const KEYS = [
   "probe",
   "probeTimeout",
   "clock",
-] as const;
+]);
 
 /** Options after validation and defaults, durations in ms. */
 export interface CircuitBreakerSettings {
@@ -150,7 +152,7 @@ export function resolveCircuitBreakerOptions(
   options?: CircuitBreakerOptions,
 ): CircuitBreakerSettings {
   const d = CIRCUIT_BREAKER_DEFAULTS;
-  const r = new OptionsReader(options, "circuitBreaker", KEYS);
+  const r = new OptionsReader(options, "circuitBreaker", CIRCUIT_BREAKER_OPTION_KEYS);
   const failureRatio = r.number("failureRatio", d.failureRatio, { min: 0, max: 1 });
   if (failureRatio === 0) r.report("failureRatio", "a number > 0 and <= 1", 0);
   const breakDuration = r.duration("breakDuration", d.breakDuration);

@@ -2,6 +2,7 @@ import { TimeoutError, type TimeoutPhase } from "../errors/errors.js";
 import type { Clock } from "../util/clock.js";
 import type { Duration } from "../util/duration.js";
 import { Emitter } from "../util/emitter.js";
+import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 import { readClock } from "./common-options.js";
 import {
@@ -68,7 +69,13 @@ export interface DeadlineEvents {
   timeout: TimeoutEvent;
 }
 
-const KEYS = ["timeout", "onTimeout", "phase", "clock"] as const;
+/** @internal Every option name of {@link DeadlineOptions}. */
+export const DEADLINE_OPTION_KEYS = optionKeys<DeadlineOptions>()([
+  "timeout",
+  "onTimeout",
+  "phase",
+  "clock",
+]);
 const PHASES: readonly TimeoutPhase[] = [
   "acquire",
   "connect",
@@ -105,7 +112,7 @@ export class DeadlinePolicy implements Policy {
   /** @internal */ readonly events = new Emitter<DeadlineEvents>();
 
   constructor(options?: DeadlineOptions) {
-    const r = new OptionsReader(options, "deadline", KEYS);
+    const r = new OptionsReader(options, "deadline", DEADLINE_OPTION_KEYS);
     this.timeout = r.duration("timeout", DEADLINE_DEFAULTS.timeout, { min: 0 });
     this.phase = r.oneOf<TimeoutPhase>("phase", DEADLINE_DEFAULTS.phase, PHASES);
     this.onTimeout = r.fn<(event: TimeoutEvent) => void>("onTimeout");

@@ -1,5 +1,6 @@
 import type { Clock } from "../util/clock.js";
 import type { Duration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 import { readClock } from "./common-options.js";
 import { RollingWindow } from "./rolling-window.js";
@@ -43,13 +44,12 @@ export interface RetryBudgetStats {
 }
 
 /** @internal option names, for a parent reading budget options nested in its own. */
-export const RETRY_BUDGET_KEYS = [
+export const RETRY_BUDGET_KEYS = optionKeys<RetryBudgetOptions>()([
   "ttl",
   "percentCanRetry",
   "minRetriesPerSecond",
   "clock",
-] as const;
-const KEYS = RETRY_BUDGET_KEYS;
+]);
 /** Fixed-point scale: balances are integers so that 5 × 0.2 is exactly 1. */
 const UNIT = 1_000;
 const BUCKETS = 10;
@@ -86,7 +86,7 @@ export class RetryBudget {
    *   reports problems under the parent's field names) instead of `options`.
    */
   constructor(options?: RetryBudgetOptions, parent?: { reader: OptionsReader; clock: Clock }) {
-    const r = parent?.reader ?? new OptionsReader(options, "retryBudget", KEYS);
+    const r = parent?.reader ?? new OptionsReader(options, "retryBudget", RETRY_BUDGET_KEYS);
     const ttl = r.duration("ttl", RETRY_BUDGET_DEFAULTS.ttl, { min: 1_000, max: 60_000 });
     const percent = r.number("percentCanRetry", RETRY_BUDGET_DEFAULTS.percentCanRetry, {
       min: 0,

@@ -3,6 +3,7 @@ import type { Classification } from "../errors/classification.js";
 import { classify as defaultClassify } from "../errors/classify.js";
 import type { Clock, RandomSource } from "../util/clock.js";
 import { Emitter } from "../util/emitter.js";
+import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 import { type Backoff, type BackoffOptions, readBackoffOption } from "./backoff.js";
 import { readClock, readRandom } from "./common-options.js";
@@ -92,7 +93,8 @@ export interface RetryEvents {
   giveUp: GiveUpEvent;
 }
 
-const KEYS = [
+/** @internal Every option name of {@link RetryOptions}. */
+export const RETRY_OPTION_KEYS = optionKeys<RetryOptions>()([
   "maxAttempts",
   "backoff",
   "budget",
@@ -100,7 +102,7 @@ const KEYS = [
   "classify",
   "clock",
   "random",
-] as const;
+]);
 
 /**
  * Retries failed attempts that are safe to retry, with exponential backoff and jitter.
@@ -130,7 +132,7 @@ export class RetryPolicy implements Policy {
   readonly #events = new Emitter<RetryEvents>();
 
   constructor(options?: RetryOptions) {
-    const r = new OptionsReader(options, "retry", KEYS);
+    const r = new OptionsReader(options, "retry", RETRY_OPTION_KEYS);
     this.maxAttempts = r.integer("maxAttempts", RETRY_DEFAULTS.maxAttempts, { min: 1 });
     this.#backoff = readBackoffOption(r, "backoff");
     this.#shouldRetry = r.fn<ShouldRetry>("shouldRetry") ?? defaultShouldRetry;

@@ -1,5 +1,6 @@
 import { type Clock, type RandomSource, systemClock, systemRandom } from "../util/clock.js";
 import type { Duration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 
 /**
@@ -101,7 +102,27 @@ export const POOL_DEFAULTS = {
 } as const;
 
 /** Names of every {@link PoolOptions} key, for unknown-key detection. */
-export const POOL_OPTION_KEYS = [...Object.keys(POOL_DEFAULTS), "clock", "random"] as const;
+export const POOL_OPTION_KEYS = optionKeys<PoolOptions>()([
+  "max",
+  "minIdle",
+  "acquireTimeout",
+  "maxWaiters",
+  "connectTimeout",
+  "idleTimeout",
+  "maxLifetime",
+  "lifetimeJitter",
+  "keepalive",
+  "validationWindow",
+  "validationTimeout",
+  "maxConcurrentCreates",
+  "createBackoffBase",
+  "createBackoffCap",
+  "leakDetectionThreshold",
+  "maxUses",
+  "housekeepingInterval",
+  "clock",
+  "random",
+]);
 
 /**
  * Validates pool options into a {@link ResolvedPoolOptions}. Reports into `reader` when one

@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import type { InvalidationBus, InvalidationMessage } from "../cache/types.js";
+import { optionKeys } from "../util/option-keys.js";
 import { connected, redisOptions } from "./l2.js";
 
 /** Options of {@link redisBus}. */
@@ -9,6 +10,15 @@ export interface RedisBusOptions {
   /** The pub/sub channel. Default `"steadfast:invalidate"`. */
   readonly channel?: string;
 }
+
+/** @internal Every option name of {@link RedisBusOptions}. */
+export const REDIS_BUS_OPTION_KEYS = optionKeys<RedisBusOptions>()(["url", "channel"]);
+
+/** Defaults of {@link RedisBusOptions}. */
+export const REDIS_BUS_DEFAULTS = {
+  url: "redis://127.0.0.1:6379",
+  channel: "steadfast:invalidate",
+} as const;
 
 /**
  * Carries cache invalidations between instances over Redis pub/sub (one connection publishes,
@@ -24,8 +34,8 @@ export interface RedisBusOptions {
 export function redisBus(
   options: RedisBusOptions = {},
 ): InvalidationBus & { ready(): Promise<void> } {
-  const url = options.url ?? "redis://127.0.0.1:6379";
-  const channel = options.channel ?? "steadfast:invalidate";
+  const url = options.url ?? REDIS_BUS_DEFAULTS.url;
+  const channel = options.channel ?? REDIS_BUS_DEFAULTS.channel;
   const publisher = new Redis(url, redisOptions(500));
   // The subscriber keeps its offline queue: SUBSCRIBE must be replayed after a reconnect.
   const subscriber = new Redis(url, { ...redisOptions(500), enableOfflineQueue: true });

@@ -3,6 +3,7 @@ import type { CacheL2, InvalidationMessage, StoredEntry } from "../cache/types.j
 import { CircuitBreakerPolicy } from "../policy/circuit-breaker.js";
 import type { Duration } from "../util/duration.js";
 import { parseDuration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 import { decode, encode } from "./json.js";
 
 /** Options of {@link redisL2}. */
@@ -16,6 +17,21 @@ export interface RedisL2Options {
   /** Longest one Redis command may take. Default `"100ms"`: the L2 must never slow a read down. */
   readonly timeout?: Duration;
 }
+
+/** @internal Every option name of {@link RedisL2Options}. */
+export const REDIS_L2_OPTION_KEYS = optionKeys<RedisL2Options>()([
+  "url",
+  "client",
+  "prefix",
+  "timeout",
+]);
+
+/** Defaults of {@link RedisL2Options} (`timeout` in ms). */
+export const REDIS_L2_DEFAULTS = {
+  url: "redis://127.0.0.1:6379",
+  prefix: "steadfast:cache:",
+  timeout: 100,
+} as const;
 
 /** Options every Steadfast Redis connection uses: fail fast, never queue while disconnected. */
 export function redisOptions(timeoutMs: number): RedisOptions {
@@ -40,12 +56,12 @@ export function redisOptions(timeoutMs: number): RedisOptions {
  * ```
  */
 export function redisL2(options: RedisL2Options): CacheL2 & { ready(): Promise<void> } {
-  const timeout = parseDuration(options.timeout ?? "100ms") ?? 100;
+  const d = REDIS_L2_DEFAULTS;
+  const timeout = parseDuration(options.timeout ?? d.timeout) ?? d.timeout;
   const owned = options.client === undefined;
-  const client =
-    options.client ?? new Redis(options.url ?? "redis://127.0.0.1:6379", redisOptions(timeout));
+  const client = options.client ?? new Redis(options.url ?? d.url, redisOptions(timeout));
   client.on("error", () => {}); // reported through the breaker and reachable(), never thrown
-  const prefix = options.prefix ?? "steadfast:cache:";
+  const prefix = options.prefix ?? d.prefix;
   const breaker = new CircuitBreakerPolicy({
     name: "redis",
     consecutiveFailures: 3,

@@ -1,6 +1,7 @@
 import pg from "pg";
 import type { InvalidationBus, InvalidationMessage } from "../../cache/types.js";
 import { ValidationError } from "../../errors/errors.js";
+import { optionKeys } from "../../util/option-keys.js";
 
 /** Options of {@link pgNotifyBus}. */
 export interface PgNotifyBusOptions {
@@ -11,6 +12,19 @@ export interface PgNotifyBusOptions {
   /** Longest pause between reconnect attempts. Default 5000 ms. */
   readonly maxBackoffMs?: number;
 }
+
+/** @internal Every option name of {@link PgNotifyBusOptions}. */
+export const PG_NOTIFY_BUS_OPTION_KEYS = optionKeys<PgNotifyBusOptions>()([
+  "connectionString",
+  "channel",
+  "maxBackoffMs",
+]);
+
+/** Defaults of {@link PgNotifyBusOptions}. */
+export const PG_NOTIFY_BUS_DEFAULTS = {
+  channel: "steadfast_invalidate",
+  maxBackoffMs: 5_000,
+} as const;
 
 /** NOTIFY payloads are limited to 8000 bytes by PostgreSQL. */
 const MAX_PAYLOAD = 7_999;
@@ -32,14 +46,14 @@ const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
 export function pgNotifyBus(
   options: PgNotifyBusOptions,
 ): InvalidationBus & { ready(): Promise<void>; readonly reconnects: number } {
-  const channel = options.channel ?? "steadfast_invalidate";
+  const channel = options.channel ?? PG_NOTIFY_BUS_DEFAULTS.channel;
   if (!CHANNEL.test(channel))
     throw new ValidationError(
       "channel",
       "a lower-case SQL identifier",
       JSON.stringify(channel.slice(0, 70)),
     );
-  const maxBackoff = options.maxBackoffMs ?? 5_000;
+  const maxBackoff = options.maxBackoffMs ?? PG_NOTIFY_BUS_DEFAULTS.maxBackoffMs;
   const handlers = new Set<(message: InvalidationMessage) => void>();
   let listener: pg.Client | undefined;
   let closed = false;
