@@ -1,6 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { TimeoutError } from "../errors/errors.js";
 import { Emitter } from "../util/emitter.js";
+import { optionKeys } from "../util/option-keys.js";
 import { type CacheOptions, type ResolvedCacheOptions, resolveCacheOptions } from "./options.js";
 import { TagIndex } from "./tag-index.js";
 import type {
@@ -19,6 +20,9 @@ export interface ReadOptions<V> {
   /** Served (with provenance `fallback`) when loading fails and nothing stale is kept. */
   readonly fallback?: V;
 }
+
+/** @internal Every option name of {@link ReadOptions}. */
+export const CACHE_READ_OPTION_KEYS = optionKeys<ReadOptions<unknown>>()(["tags", "fallback"]);
 
 /** Events for metrics and logs. */
 export interface CacheEvents {

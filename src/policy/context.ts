@@ -3,6 +3,7 @@ import { ConfigError, describeValue } from "../errors/config-error.js";
 import { CanceledError } from "../errors/errors.js";
 import type { Clock } from "../util/clock.js";
 import { type Duration, parseDuration } from "../util/duration.js";
+import { optionKeys } from "../util/option-keys.js";
 
 /**
  * What a caller may say about one call when it runs it through a policy.
@@ -32,6 +33,14 @@ export interface ExecuteOptions {
    */
   readonly idempotent?: boolean | undefined;
 }
+
+/** @internal Every option name of {@link ExecuteOptions}. */
+export const EXECUTE_OPTION_KEYS = optionKeys<ExecuteOptions>()([
+  "signal",
+  "deadline",
+  "timeout",
+  "idempotent",
+]);
 
 /**
  * What every policy hands to the operation it runs. Reading `signal` creates an

@@ -9,6 +9,7 @@ import {
 import type { TimerHandle } from "../util/clock.js";
 import { parseDuration } from "../util/duration.js";
 import { Emitter } from "../util/emitter.js";
+import { optionKeys } from "../util/option-keys.js";
 import type { PoolConnector } from "./connector.js";
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.js";
 import { type Slot, SlotRegistry } from "./slots.js";
@@ -30,6 +31,9 @@ export interface AcquireOptions {
   /** Aborting stops the wait with `CanceledError`. */
   signal?: AbortSignal;
 }
+
+/** @internal Every option name of {@link AcquireOptions}. */
+export const ACQUIRE_OPTION_KEYS = optionKeys<AcquireOptions>()(["timeout", "signal"]);
 
 /** Collaborators the pool reports to; all optional. */
 export interface PoolHooks {
