@@ -80,7 +80,13 @@ export {
   KvVersionConflictError,
 } from "./kv/store.js";
 export { MAX_BATCH, MAX_KEY_LENGTH, MAX_VALUE_BYTES } from "./kv/validate.js";
-export { attachLogger, type Logger, type LogLevel, type LogOptions } from "./logging/logger.js";
+export {
+  attachLogger,
+  type Logger,
+  type LogLevel,
+  type LogMethod,
+  type LogOptions,
+} from "./logging/logger.js";
 export { type OtelOptions, otelMetrics } from "./metrics/otel.js";
 export * from "./policy/index.js";
 export type { PoolConnector } from "./pool/connector.js";

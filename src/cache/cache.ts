@@ -26,9 +26,27 @@ export const CACHE_READ_OPTION_KEYS = optionKeys<ReadOptions<unknown>>()(["tags"
 
 /** Events for metrics and logs. */
 export interface CacheEvents {
-  stale: { readonly key: string; readonly reason: StaleReason };
-  load: { readonly key: string; readonly durationMs: number; readonly error?: unknown };
-  evict: { readonly key: string };
+  /** A stale value was served. */
+  stale: {
+    /** The key read. */
+    readonly key: string;
+    /** Why the stale value was served. */
+    readonly reason: StaleReason;
+  };
+  /** A loader call ended. */
+  load: {
+    /** The key loaded. */
+    readonly key: string;
+    /** How long the loader took, in ms. */
+    readonly durationMs: number;
+    /** The failure, when the load failed or timed out. */
+    readonly error?: unknown;
+  };
+  /** The LRU dropped an entry. */
+  evict: {
+    /** The key dropped. */
+    readonly key: string;
+  };
 }
 
 interface Entry<V> extends StoredEntry<V> {
@@ -53,6 +71,7 @@ interface Flight<V> {
  * Create it with {@link createCache}.
  */
 export class Cache<V = unknown> {
+  /** @internal The resolved options. */
   readonly options: ResolvedCacheOptions;
   /** Identifies this instance on the bus. */
   readonly instanceId: string;

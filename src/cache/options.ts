@@ -52,13 +52,21 @@ export interface CacheOptions {
 
 /** Defaults of {@link CacheOptions} (durations in ms). */
 export const CACHE_DEFAULTS = {
+  /** `ttl`: 60 s. */
   ttl: 60_000,
+  /** `grace`: 10 minutes. */
   grace: 600_000,
+  /** `hardTimeout`: 10 s. */
   hardTimeout: 10_000,
+  /** `refreshAhead`: at 80 % of `ttl`. */
   refreshAhead: 0.8,
+  /** `negativeTtl`: 5 s. */
   negativeTtl: 5_000,
+  /** `maxEntries`: 10,000 entries. */
   maxEntries: 10_000,
+  /** `maxBytes`: 64 MiB. */
   maxBytes: 64 * 1024 * 1024,
+  /** `name` in `Cache-Status` and bus messages. */
   name: "steadfast",
 } as const;
 

@@ -50,9 +50,15 @@ export const QUERY_OPTION_KEYS = optionKeys<QueryOptions>()(["timeout", "signal"
 
 /** A snapshot of a database handle's state. */
 export interface DatabaseStats {
+  /** The pool's counts and counters. */
   readonly pool: PoolStats;
+  /** The circuit breaker's state, or `"disabled"`. */
   readonly breaker: CircuitState | "disabled";
-  readonly retryBudget: { readonly available: number };
+  /** The shared retry budget. */
+  readonly retryBudget: {
+    /** Retries that may be taken right now. */
+    readonly available: number;
+  };
 }
 
 /** The longest deadline a single call may ask for; bounds every wait. */

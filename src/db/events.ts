@@ -11,6 +11,7 @@ export type CallKind = "read" | "write" | "transaction";
 export interface DatabaseEvents {
   /** A call finished (after all its attempts). `error` is absent on success. */
   call: {
+    /** A read, a write or a transaction. */
     readonly kind: CallKind;
     /**
      * The statement's SQL text (`"transaction"` for a transaction), for slow-query logs. Never
@@ -19,23 +20,45 @@ export interface DatabaseEvents {
     readonly sql: string;
     /** The parameters; log them only when you know they hold no secrets. */
     readonly params: readonly unknown[] | undefined;
+    /** From the call to its result, every attempt and backoff included, in ms. */
     readonly durationMs: number;
+    /** Attempts made, the first included. */
     readonly attempts: number;
+    /** The error the call rejected with. */
     readonly error?: unknown;
   };
   /** A failed attempt will be tried again after `delayMs`. */
   retry: {
+    /** A read, a write or a transaction. */
     readonly kind: CallKind;
+    /** The attempt that failed (1 for the first). */
     readonly attempt: number;
+    /** The backoff sleep before the next attempt, in ms. */
     readonly delayMs: number;
+    /** How the failure was classified. */
     readonly classification: Classification;
   };
   /** A call ran out of time; its statement was canceled on the server. */
-  timeout: { readonly kind: CallKind; readonly timeoutMs: number };
+  timeout: {
+    /** A read, a write or a transaction. */
+    readonly kind: CallKind;
+    /** The deadline that passed, in ms. */
+    readonly timeoutMs: number;
+  };
   /** The circuit breaker changed state. */
   breaker: CircuitEvent;
   /** A write's or COMMIT's outcome could not be known (no idempotency key to check). */
-  "unknown-outcome": { readonly kind: CallKind; readonly error: unknown };
+  "unknown-outcome": {
+    /** A write or a transaction. */
+    readonly kind: CallKind;
+    /** The `UnknownOutcomeError` the call rejected with. */
+    readonly error: unknown;
+  };
   /** An idempotency key settled an outcome that would otherwise have been unknown. */
-  "outcome-resolved": { readonly key: string; readonly committed: boolean };
+  "outcome-resolved": {
+    /** The transaction's idempotency key. */
+    readonly key: string;
+    /** Whether the transaction had committed. */
+    readonly committed: boolean;
+  };
 }

@@ -82,21 +82,37 @@ export interface DatabaseOptions<C> {
 
 /** `DatabaseOptions` with every default filled in. */
 export interface ResolvedDatabaseOptions {
+  /** The preset the defaults came from. */
   readonly preset: PresetName;
+  /** The preset's pool options with the caller's on top. */
   readonly pool: PoolOptions;
+  /** Default deadline of one call, in ms. */
   readonly timeout: number;
+  /** Whether `statement_timeout` enforces the deadline on the server too. */
   readonly serverTimeout: boolean;
+  /** How long a canceled statement may take to come back, in ms. */
   readonly cancelGrace: number;
+  /** Attempts per call (`retry.maxAttempts`). */
   readonly maxAttempts: number;
+  /** `retry.backoff`, when given. */
   readonly backoff: BackoffOptions | undefined;
+  /** `retry.budget`, when given. */
   readonly budget: RetryBudgetOptions | undefined;
+  /** Attempts per transaction (`transaction.maxAttempts`). */
   readonly transactionAttempts: number;
+  /** The breaker's options with the preset's `breakDuration`, or `false`. */
   readonly breaker: Omit<CircuitBreakerOptions, "clock" | "probe"> | false;
+  /** Table of the idempotency keys. */
   readonly idempotencyTable: string;
+  /** How long an idempotency key is remembered, in ms. */
   readonly idempotencyTtl: number;
+  /** Where log lines go, when given. */
   readonly logger: Logger | undefined;
+  /** What is logged, when given. */
   readonly log: LogOptions | undefined;
+  /** Time source. */
   readonly clock: Clock;
+  /** Random source for jitter. */
   readonly random: RandomSource;
 }
 

@@ -6,6 +6,7 @@ export type PresetName = "serverless" | "server" | "local";
 
 /** What a preset sets: pool options and the query path's limits. */
 export interface Preset {
+  /** Pool options; see `PoolOptions`. */
   readonly pool: PoolOptions;
   /** Default deadline of one call (all attempts and backoff sleeps included). */
   readonly timeout: Duration;

@@ -38,8 +38,11 @@ export type FailureOutcome = "not-applied" | "unknown";
 
 /** The result of classifying an error; see `classify()`. */
 export interface Classification {
+  /** What kind of failure it is; see {@link FailureKind}. */
   readonly kind: FailureKind;
+  /** Whether the statement reached the server; see {@link FailurePhase}. */
   readonly phase: FailurePhase;
+  /** Whether its effects may exist; see {@link FailureOutcome}. */
   readonly outcome: FailureOutcome;
   /** Safe to retry any statement, writes included: transient and certainly not applied. */
   readonly retryable: boolean;

@@ -47,6 +47,7 @@ const TIMEOUT_WHAT: Record<TimeoutPhase, string> = {
 export class TimeoutError extends SteadfastError {
   /** The limit that passed, in milliseconds. */
   readonly timeoutMs: number;
+  /** Which wait ended; see {@link TimeoutPhase}. */
   readonly phase: TimeoutPhase;
 
   constructor(timeoutMs: number, phase: TimeoutPhase, options?: { cause?: unknown }) {
@@ -131,11 +132,13 @@ export class UnknownOutcomeError extends SteadfastError {
 export interface PoolCounts {
   /** Open connections. */
   readonly total: number;
+  /** Open connections not in use. */
   readonly idle: number;
   /** Handed out to callers. */
   readonly active: number;
   /** Callers waiting for a connection. */
   readonly pending: number;
+  /** The pool's `max`. */
   readonly max: number;
 }
 
@@ -149,7 +152,9 @@ export interface PoolCounts {
  * ```
  */
 export class PoolTimeoutError extends SteadfastError {
+  /** How long the caller waited, in ms. */
   readonly waitedMs: number;
+  /** The pool's counts when the wait ended. */
   readonly counts: PoolCounts;
 
   constructor(waitedMs: number, counts: PoolCounts, cause?: unknown) {
@@ -175,6 +180,7 @@ export class PoolTimeoutError extends SteadfastError {
 export class PoolQueueFullError extends SteadfastError {
   /** The queue bound that was reached. */
   readonly maxWaiters: number;
+  /** The pool's counts when the call was refused. */
   readonly counts: PoolCounts;
 
   constructor(maxWaiters: number, counts: PoolCounts) {

@@ -18,9 +18,13 @@ export type JsonValue =
 export interface SerializedError {
   /** The error's name; for a generic name, the class name (`DatabaseError` rather than `error`). */
   name: string;
+  /** The message, credentials redacted. */
   message: string;
+  /** The error's `code`: a Steadfast code, a SQLSTATE or a Node code. */
   code?: string;
+  /** The stack, redacted and truncated (absent with `stack: false`). */
   stack?: string;
+  /** The serialized `cause`. */
   cause?: SerializedError | string;
   /** AggregateError members, at most `maxErrors`. */
   errors?: (SerializedError | string)[];
@@ -29,20 +33,35 @@ export interface SerializedError {
   /** How many fields were left out by `maxKeys`. */
   fieldsOmitted?: number;
   // PostgreSQL's error fields, as `pg` and PGlite expose them.
+  /** `ERROR`, `FATAL` or `PANIC` (a server error). */
   severity?: string;
+  /** The server's detail line. */
   detail?: string;
+  /** The server's hint. */
   hint?: string;
+  /** Where in the statement the error is (1-based character index). */
   position?: string;
+  /** Like `position`, within an internally generated statement. */
   internalPosition?: string;
+  /** The internally generated statement that failed. */
   internalQuery?: string;
+  /** The call stack of the failing context (PL/pgSQL, SQL functions). */
   where?: string;
+  /** Schema of the object involved. */
   schema?: string;
+  /** Table involved. */
   table?: string;
+  /** Column involved. */
   column?: string;
+  /** Data type involved. */
   dataType?: string;
+  /** Constraint violated. */
   constraint?: string;
+  /** Server source file that raised it. */
   file?: string;
+  /** Line in that source file. */
   line?: string;
+  /** Server routine that raised it. */
   routine?: string;
   [field: string]: JsonValue | SerializedError | (SerializedError | string)[] | undefined;
 }

@@ -29,6 +29,7 @@ const RECENT_TIMEOUTS_MS = 60_000;
  * Create it with {@link createHealth}; serve it with `healthHandlers` from `steadfast/http`.
  */
 export class Health {
+  /** @internal The resolved options. */
   readonly options: ResolvedHealthOptions;
   readonly #db: Database<unknown>;
   #probe: Probe | undefined;

@@ -34,19 +34,27 @@ export interface HealthOptions {
   readonly readinessRequiresDatabase?: boolean;
   /** A cache to report on (hit ratio, L2 reachability). */
   readonly cache?: CacheHealthSource;
-  /** Shown in reports. */
+  /** The service's version, shown in reports. */
   readonly version?: string;
+  /** The service's ID, shown in reports. */
   readonly serviceId?: string;
+  /** A description of the service, shown in reports. */
   readonly description?: string;
 }
 
 /** Defaults of {@link HealthOptions} (durations in ms). */
 export const HEALTH_DEFAULTS = {
+  /** `probeTimeout`: 1 s. */
   probeTimeout: 1_000,
+  /** `cacheFor`: 1 s. */
   cacheFor: 1_000,
+  /** `probeSql`. */
   probeSql: "SELECT 1",
+  /** `slowProbe`: 250 ms. */
   slowProbe: 250,
+  /** `saturation`: 90 % of the pool in use. */
   saturation: 0.9,
+  /** `readinessRequiresDatabase`: off. */
   readinessRequiresDatabase: false,
 } as const;
 

@@ -12,7 +12,10 @@ export interface PrometheusOptions {
    */
   readonly poolName?: string;
   /** A cache whose reads are counted by provenance. */
-  readonly cache?: { stats(): CacheStats };
+  readonly cache?: {
+    /** The cache's counters (a Steadfast `Cache` fits). */
+    stats(): CacheStats;
+  };
 }
 
 const DURATION_BUCKETS = [
@@ -40,7 +43,12 @@ const BREAKER_LEVEL: Record<string, number> = { closed: 0, "half-open": 1, open:
 export function prometheusMetrics<C>(
   db: Database<C>,
   options: PrometheusOptions = {},
-): { registry: Registry; stop: () => void } {
+): {
+  /** The registry the metrics are in. */
+  registry: Registry;
+  /** Detaches the listeners; the metrics stop updating. */
+  stop: () => void;
+} {
   const registry = options.registry ?? new Registry();
   const pool = options.poolName ?? db.runtime.driver.target;
   const codes = new Set<string>();

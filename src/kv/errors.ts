@@ -2,7 +2,9 @@ import { SteadfastError } from "../errors/base.js";
 
 /** `set(key, value, { ifVersion })` found another version. */
 export class KvVersionConflictError extends SteadfastError {
+  /** The key of the conflicting write. */
   readonly key: string;
+  /** The version the write expected (`ifVersion`). */
   readonly expected: number;
   /** The stored version, `0` when the key does not exist. */
   readonly actual: number;

@@ -58,11 +58,15 @@ export type KvChangeListener = (change: {
 
 /** A stored entry with its metadata. */
 export interface KvEntry<V = unknown> {
+  /** The key. */
   readonly key: string;
+  /** The stored JSON value. */
   readonly value: V;
   /** Increases by one on every write; `undefined` on an adopted table. */
   readonly version: number | undefined;
+  /** When it was last written; `undefined` on an adopted table. */
   readonly updatedAt: Date | undefined;
+  /** When it expires; `undefined` when it never does. */
   readonly expiresAt: Date | undefined;
 }
 
@@ -83,6 +87,7 @@ export const KV_SET_OPTION_KEYS = optionKeys<KvSetOptions>()(["ttl", "ifVersion"
 
 /** A page of {@link KeyValueStore.list}. */
 export interface KvPage<V = unknown> {
+  /** The entries of this page, in key order ("C" collation). */
   readonly items: KvEntry<V>[];
   /** Pass as `after` for the next page; `undefined` on the last page. */
   readonly next: string | undefined;
@@ -105,7 +110,9 @@ const SWEEP_INTERVAL_MS = 60_000;
  * ```
  */
 export class KeyValueStore {
+  /** The namespace this store reads and writes. */
   readonly namespace: string;
+  /** The table and its layout (Steadfast's own or adopted). */
   readonly table: KvTable;
   readonly #db: Database<unknown>;
   readonly #sql: KvSql;
@@ -187,7 +194,10 @@ export class KeyValueStore {
     key: string,
     value: unknown,
     options: KvSetOptions = {},
-  ): Promise<{ version: number | undefined }> {
+  ): Promise<{
+    /** The key's new version; `undefined` on an adopted table. */
+    version: number | undefined;
+  }> {
     checkKey(key);
     const json = toJson(value);
     const ttlSeconds = this.#ttlSeconds(options.ttl);

@@ -7,16 +7,21 @@ import { optionKeys } from "../util/option-keys.js";
 import { OptionsReader } from "../util/options.js";
 import { BurstLimiter } from "./burst.js";
 
-type LogMethod = (fields: object, message: string) => void;
+/** One level's method of a {@link Logger}: structured fields first, then the message (pino's order). */
+export type LogMethod = (fields: object, message: string) => void;
 
 /**
  * The logger shape Steadfast writes to: pino's (`logger.warn({ ...fields }, "message")`), so a
  * pino logger, or a `console`-backed adapter, fits. Missing levels are skipped.
  */
 export interface Logger {
+  /** Errors; Steadfast itself writes nothing at this level today. */
   error?: LogMethod;
+  /** Connect failures, unexpected removals, acquire timeouts, leaks, unknown outcomes, slow queries, a breaker opening. */
   warn?: LogMethod;
+  /** Retries and the breaker's other transitions. */
   info?: LogMethod;
+  /** Connections opened and routine removals. */
   debug?: LogMethod;
 }
 

@@ -39,9 +39,13 @@ export interface BackoffOptions {
 
 /** Defaults of {@link BackoffOptions}, in ms. */
 export const BACKOFF_DEFAULTS = {
+  /** `base`: 50 ms. */
   base: 50,
+  /** `cap`: 5 s. */
   cap: 5_000,
+  /** `factor`: doubling. */
   factor: 2,
+  /** `jitter`: full jitter. */
   jitter: "full",
 } as const;
 

@@ -40,7 +40,14 @@ export interface BulkheadOptions {
 }
 
 /** Defaults of {@link BulkheadOptions} (queueTimeout in ms). */
-export const BULKHEAD_DEFAULTS = { maxConcurrent: 10, maxQueue: 100, queueTimeout: 1_000 } as const;
+export const BULKHEAD_DEFAULTS = {
+  /** `maxConcurrent`: 10 calls. */
+  maxConcurrent: 10,
+  /** `maxQueue`: 100 calls. */
+  maxQueue: 100,
+  /** `queueTimeout`: 1 s. */
+  queueTimeout: 1_000,
+} as const;
 
 /**
  * A bulkhead refused a call. `code` is `"BULKHEAD_FULL"` when the queue was full (rejected at
@@ -53,7 +60,9 @@ export const BULKHEAD_DEFAULTS = { maxConcurrent: 10, maxQueue: 100, queueTimeou
  */
 export class BulkheadRejectedError extends SteadfastError {
   declare readonly code: "BULKHEAD_FULL" | "BULKHEAD_TIMEOUT";
+  /** The bulkhead's `maxConcurrent`. */
   readonly maxConcurrent: number;
+  /** The bulkhead's `maxQueue`. */
   readonly maxQueue: number;
   /** How long the call waited, in ms (0 when the queue was full). */
   readonly waitedMs: number;
@@ -78,9 +87,13 @@ export class BulkheadRejectedError extends SteadfastError {
 
 /** A snapshot of a {@link BulkheadPolicy}. */
 export interface BulkheadStats {
+  /** Calls running now. */
   readonly active: number;
+  /** Calls waiting for a slot now. */
   readonly queued: number;
+  /** Most calls running at once. */
   readonly maxConcurrent: number;
+  /** Most calls waiting at once. */
   readonly maxQueue: number;
 }
 
@@ -104,8 +117,11 @@ export const BULKHEAD_OPTION_KEYS = optionKeys<BulkheadOptions>()([
  * ```
  */
 export class BulkheadPolicy implements Policy {
+  /** Most calls running at once. */
   readonly maxConcurrent: number;
+  /** Most calls waiting for a slot. */
   readonly maxQueue: number;
+  /** Longest wait for a slot, in ms. */
   readonly queueTimeout: number;
   /** @internal */ readonly clock: Clock;
   /** @internal */ readonly scheduler: DeadlineScheduler;

@@ -63,22 +63,35 @@ export interface CircuitBreakerOptions {
 
 /** Defaults of {@link CircuitBreakerOptions} (durations in ms). */
 export const CIRCUIT_BREAKER_DEFAULTS = {
+  /** `name`. */
   name: "default",
+  /** `failureRatio`: half the calls. */
   failureRatio: 0.5,
+  /** `minimumThroughput`: 10 calls. */
   minimumThroughput: 10,
+  /** `samplingDuration`: 10 s. */
   samplingDuration: 10_000,
+  /** `consecutiveFailures`: 5 in a row. */
   consecutiveFailures: 5,
+  /** `breakDuration`: 5 s. */
   breakDuration: 5_000,
+  /** `breakMultiplier`: doubling. */
   breakMultiplier: 2,
+  /** `maxBreakDuration`: 60 s. */
   maxBreakDuration: 60_000,
+  /** `probeTimeout`: 5 s. */
   probeTimeout: 5_000,
 } as const;
 
 /** Payload of `stateChange`, `open`, `halfOpen` and `close`. */
 export interface CircuitEvent {
+  /** The breaker's name. */
   readonly name: string;
+  /** The state it left. */
   readonly from: CircuitState;
+  /** The state it entered. */
   readonly to: CircuitState;
+  /** Why it changed state. */
   readonly reason: TransitionReason;
   /** Length of the break just started, for transitions to `open`. */
   readonly breakDurationMs?: number;
@@ -88,20 +101,27 @@ export interface CircuitEvent {
 
 /** Events of a {@link CircuitBreakerPolicy}. */
 export interface CircuitBreakerEvents {
+  /** Any transition. */
   stateChange: CircuitEvent;
+  /** The circuit opened: calls fail fast. */
   open: CircuitEvent;
+  /** A break ended: a probe is let through. */
   halfOpen: CircuitEvent;
+  /** The circuit closed: calls flow again. */
   close: CircuitEvent;
 }
 
 /** A snapshot of a breaker, from {@link CircuitBreakerPolicy.stats}. */
 export interface CircuitBreakerStats {
+  /** The breaker's name. */
   readonly name: string;
+  /** Its state now. */
   readonly state: CircuitState;
   /** Calls counted in the sliding window. */
   readonly calls: number;
   /** Failures counted in the sliding window. */
   readonly failures: number;
+  /** Failures in a row since the last success. */
   readonly consecutiveFailures: number;
   /** The current (or next) break length in ms. */
   readonly breakDurationMs: number;

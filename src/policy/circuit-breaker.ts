@@ -65,6 +65,7 @@ const NEUTRAL_CODES = ["CANCELED", "POOL_TIMEOUT", "POOL_QUEUE_FULL", "CIRCUIT_O
  * ```
  */
 export class CircuitBreakerPolicy implements Policy {
+  /** Named in `CircuitOpenError`, events and stats. */
   readonly name: string;
   readonly #o: CircuitBreakerSettings;
   readonly #clock: Clock;

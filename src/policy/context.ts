@@ -265,6 +265,7 @@ export type Operation<T> = (context: PolicyContext) => T | PromiseLike<T>;
  * {@link ExecuteOptions} from a caller or the {@link PolicyContext} of an outer policy.
  */
 export interface Policy {
+  /** Runs `fn` under this policy; options (or an outer policy's context) carry the signal and deadline. */
   execute<T>(fn: Operation<T>, options?: ExecuteOptions | PolicyContext): Promise<T>;
 }
 

@@ -47,7 +47,12 @@ export interface DeadlineOptions {
 }
 
 /** Defaults of {@link DeadlineOptions} (timeout in ms). */
-export const DEADLINE_DEFAULTS = { timeout: 30_000, phase: "deadline" } as const;
+export const DEADLINE_DEFAULTS = {
+  /** `timeout`: 30 s. */
+  timeout: 30_000,
+  /** `phase` of the `TimeoutError`. */
+  phase: "deadline",
+} as const;
 
 /** What {@link DeadlineOptions.onTimeout} and the `timeout` event receive. */
 export interface TimeoutEvent {
@@ -66,6 +71,7 @@ export interface TimeoutEvent {
 
 /** Events of a {@link DeadlinePolicy}. */
 export interface DeadlineEvents {
+  /** A call timed out. */
   timeout: TimeoutEvent;
 }
 

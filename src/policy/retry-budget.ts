@@ -26,8 +26,11 @@ export interface RetryBudgetOptions {
 
 /** Defaults of {@link RetryBudgetOptions} (ttl in ms); Finagle's `RetryBudget()` values. */
 export const RETRY_BUDGET_DEFAULTS = {
+  /** `ttl`: 10 s. */
   ttl: 10_000,
+  /** `percentCanRetry`: 20 % of calls. */
   percentCanRetry: 0.2,
+  /** `minRetriesPerSecond`: 10. */
   minRetriesPerSecond: 10,
 } as const;
 

@@ -64,7 +64,10 @@ export interface RetryOptions {
 const MAX_DELAY = 2_147_483_647;
 
 /** Defaults of {@link RetryOptions}. */
-export const RETRY_DEFAULTS = { maxAttempts: 3 } as const;
+export const RETRY_DEFAULTS = {
+  /** `maxAttempts`: 3, the first included. */
+  maxAttempts: 3,
+} as const;
 
 /** Why a retry policy stopped retrying and rethrew. */
 export type GiveUpReason = "max-attempts" | "not-retryable" | "deadline" | "budget";
@@ -75,21 +78,29 @@ export interface RetryEvent {
   readonly attempt: number;
   /** The sleep before the next attempt, in ms. */
   readonly delay: number;
+  /** How the failure was classified. */
   readonly classification: Classification;
+  /** The failure. */
   readonly error: unknown;
 }
 
 /** Payload of the `giveUp` event, emitted when a failure is rethrown without retrying. */
 export interface GiveUpEvent {
+  /** The attempt that failed last (1 for the first). */
   readonly attempt: number;
+  /** Why no retry followed. */
   readonly reason: GiveUpReason;
+  /** How the failure was classified. */
   readonly classification: Classification;
+  /** The failure, rethrown unchanged. */
   readonly error: unknown;
 }
 
 /** Events of a {@link RetryPolicy}. */
 export interface RetryEvents {
+  /** A failed attempt will be retried after a backoff sleep. */
   retry: RetryEvent;
+  /** A failure is rethrown without retrying. */
   giveUp: GiveUpEvent;
 }
 

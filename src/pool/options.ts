@@ -59,45 +59,81 @@ export interface PoolOptions {
 
 /** {@link PoolOptions} with every default applied and durations in milliseconds. */
 export interface ResolvedPoolOptions {
+  /** {@link PoolOptions.max}. */
   readonly max: number;
+  /** {@link PoolOptions.minIdle}. */
   readonly minIdle: number;
+  /** {@link PoolOptions.acquireTimeout}, in ms. */
   readonly acquireTimeout: number;
+  /** {@link PoolOptions.maxWaiters}. */
   readonly maxWaiters: number;
+  /** {@link PoolOptions.connectTimeout}, in ms. */
   readonly connectTimeout: number;
+  /** {@link PoolOptions.idleTimeout}, in ms. */
   readonly idleTimeout: number;
+  /** {@link PoolOptions.maxLifetime}, in ms. */
   readonly maxLifetime: number;
+  /** {@link PoolOptions.lifetimeJitter}. */
   readonly lifetimeJitter: number;
+  /** {@link PoolOptions.keepalive}, in ms. */
   readonly keepalive: number;
+  /** {@link PoolOptions.validationWindow}, in ms. */
   readonly validationWindow: number;
+  /** {@link PoolOptions.validationTimeout}, in ms. */
   readonly validationTimeout: number;
+  /** {@link PoolOptions.maxConcurrentCreates}. */
   readonly maxConcurrentCreates: number;
+  /** {@link PoolOptions.createBackoffBase}, in ms. */
   readonly createBackoffBase: number;
+  /** {@link PoolOptions.createBackoffCap}, in ms. */
   readonly createBackoffCap: number;
+  /** {@link PoolOptions.leakDetectionThreshold}, in ms. */
   readonly leakDetectionThreshold: number;
+  /** {@link PoolOptions.maxUses}. */
   readonly maxUses: number;
+  /** {@link PoolOptions.housekeepingInterval}, in ms. */
   readonly housekeepingInterval: number;
+  /** {@link PoolOptions.clock}. */
   readonly clock: Clock;
+  /** {@link PoolOptions.random}. */
   readonly random: RandomSource;
 }
 
 /** The pool's defaults, in milliseconds where a duration. */
 export const POOL_DEFAULTS = {
+  /** `max`: 10. */
   max: 10,
+  /** `minIdle`: 0. */
   minIdle: 0,
+  /** `acquireTimeout`: 10 s. */
   acquireTimeout: 10_000,
+  /** `maxWaiters`: 1,000. */
   maxWaiters: 1_000,
+  /** `connectTimeout`: 10 s. */
   connectTimeout: 10_000,
+  /** `idleTimeout`: 5 min. */
   idleTimeout: 300_000,
+  /** `maxLifetime`: 30 min. */
   maxLifetime: 1_800_000,
+  /** `lifetimeJitter`: 0.025. */
   lifetimeJitter: 0.025,
+  /** `keepalive`: 2 min. */
   keepalive: 120_000,
+  /** `validationWindow`: 500 ms. */
   validationWindow: 500,
+  /** `validationTimeout`: 2 s. */
   validationTimeout: 2_000,
+  /** `maxConcurrentCreates`: 2. */
   maxConcurrentCreates: 2,
+  /** `createBackoffBase`: 100 ms. */
   createBackoffBase: 100,
+  /** `createBackoffCap`: 5 s. */
   createBackoffCap: 5_000,
+  /** `leakDetectionThreshold`: 0 (off). */
   leakDetectionThreshold: 0,
+  /** `maxUses`: 0 (off). */
   maxUses: 0,
+  /** `housekeepingInterval`: 1 s. */
   housekeepingInterval: 1_000,
 } as const;
 

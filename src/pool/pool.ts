@@ -66,6 +66,7 @@ const BURST_WINDOW_MS = 10_000;
 export class ConnectionPool<C> {
   /** Typed events: connect, connect-error, acquire, release, remove, acquire-timeout, leak. */
   readonly events = new Emitter<PoolEvents<C>>();
+  /** The options in force, every default applied. */
   readonly options: ResolvedPoolOptions;
 
   readonly #connector: PoolConnector<C>;

@@ -31,6 +31,7 @@ export const REMOVAL_REASONS: readonly RemovalReason[] = [
 export interface PoolStats {
   /** Open connections: idle + active + validating. */
   readonly total: number;
+  /** Open connections not in use. */
   readonly idle: number;
   /** Handed out to callers. */
   readonly active: number;
@@ -40,15 +41,21 @@ export interface PoolStats {
   readonly creating: number;
   /** Callers waiting for a connection. */
   readonly pending: number;
+  /** The pool's `max`. */
   readonly max: number;
+  /** The pool's `minIdle`. */
   readonly minIdle: number;
   /** Connections successfully opened since the pool started. */
   readonly created: number;
   /** Connections closed, by reason. */
   readonly destroyed: Readonly<Record<RemovalReason, number>>;
+  /** Connections handed out since the pool started. */
   readonly acquires: number;
+  /** Waits that ended with `PoolTimeoutError`. */
   readonly acquireTimeouts: number;
+  /** Connection attempts that failed. */
   readonly connectFailures: number;
+  /** Connections that failed their check before hand-out or a keepalive ping. */
   readonly validationFailures: number;
 }
 
@@ -58,21 +65,63 @@ export type { PoolCounts };
 
 /** Events the pool emits; subscribe with `pool.events.on(name, listener)`. */
 export interface PoolEvents<C> {
-  connect: { readonly connection: C; readonly durationMs: number };
+  /** A connection was opened. */
+  connect: {
+    /** The new connection. */
+    readonly connection: C;
+    /** How long opening it took, in ms. */
+    readonly durationMs: number;
+  };
+  /** A connection attempt failed; the pool retries after a backoff. */
   "connect-error": {
+    /** The failure. */
     readonly error: unknown;
+    /** Failed attempts in a row, this one included. */
     readonly attempt: number;
+    /** The backoff before the next attempt, in ms. */
     readonly retryInMs: number;
   };
-  acquire: { readonly connection: C; readonly waitedMs: number };
-  release: {
+  /** A connection was handed out. */
+  acquire: {
+    /** The connection handed out. */
     readonly connection: C;
+    /** How long the caller waited for it, in ms. */
+    readonly waitedMs: number;
+  };
+  /** A connection came back. */
+  release: {
+    /** The connection released. */
+    readonly connection: C;
+    /** How long the caller held it, in ms. */
     readonly heldMs: number;
+    /** Why it was closed instead of kept, if it was. */
     readonly removed: RemovalReason | undefined;
   };
-  remove: { readonly connection: C; readonly reason: RemovalReason; readonly error: unknown };
-  "acquire-timeout": { readonly waitedMs: number; readonly counts: PoolCounts };
-  leak: { readonly connection: C; readonly heldMs: number; readonly stack: string | undefined };
+  /** A connection was closed. */
+  remove: {
+    /** The connection closed. */
+    readonly connection: C;
+    /** Why it was closed. */
+    readonly reason: RemovalReason;
+    /** The error that broke it, if one did. */
+    readonly error: unknown;
+  };
+  /** A caller's wait ended with `PoolTimeoutError`. */
+  "acquire-timeout": {
+    /** How long it waited, in ms. */
+    readonly waitedMs: number;
+    /** The pool's counts when the wait ended. */
+    readonly counts: PoolCounts;
+  };
+  /** A connection was held longer than `leakDetectionThreshold`. */
+  leak: {
+    /** The connection held. */
+    readonly connection: C;
+    /** How long it has been held, in ms. */
+    readonly heldMs: number;
+    /** Where it was acquired, when stacks are captured. */
+    readonly stack: string | undefined;
+  };
 }
 
 /**
@@ -89,5 +138,6 @@ export interface ConnectGate {
 
 /** The pino-compatible logger shape Steadfast writes to (`logger.warn(fields, message)`). */
 export interface PoolLogger {
+  /** Writes one warning: structured fields, then the message. */
   warn(fields: object, message: string): void;
 }

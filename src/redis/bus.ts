@@ -31,9 +31,10 @@ export const REDIS_BUS_DEFAULTS = {
  * const cache = createCache({ bus });
  * ```
  */
-export function redisBus(
-  options: RedisBusOptions = {},
-): InvalidationBus & { ready(): Promise<void> } {
+export function redisBus(options: RedisBusOptions = {}): InvalidationBus & {
+  /** Resolves once both connections are up and the subscription is active. */
+  ready(): Promise<void>;
+} {
   const url = options.url ?? REDIS_BUS_DEFAULTS.url;
   const channel = options.channel ?? REDIS_BUS_DEFAULTS.channel;
   const publisher = new Redis(url, redisOptions(500));

@@ -55,7 +55,10 @@ export function redisOptions(timeoutMs: number): RedisOptions {
  * const cache = createCache({ l2: redisL2({ url: process.env.REDIS_URL }), bus: redisBus({ url: process.env.REDIS_URL }) });
  * ```
  */
-export function redisL2(options: RedisL2Options): CacheL2 & { ready(): Promise<void> } {
+export function redisL2(options: RedisL2Options): CacheL2 & {
+  /** Resolves once the Redis connection is up. */
+  ready(): Promise<void>;
+} {
   const d = REDIS_L2_DEFAULTS;
   const timeout = parseDuration(options.timeout ?? d.timeout) ?? d.timeout;
   const owned = options.client === undefined;

@@ -15,9 +15,19 @@ import { OptionsReader } from "../util/options.js";
  */
 export interface FaultProxyOptions {
   /** The server every accepted connection is forwarded to. */
-  target: { host: string; port: number };
+  target: {
+    /** The server's host. */
+    host: string;
+    /** The server's port. */
+    port: number;
+  };
   /** Where the proxy listens. Default `127.0.0.1`, port `0` (the OS picks a free one). */
-  listen?: { host?: string; port?: number };
+  listen?: {
+    /** The interface to listen on. Default `127.0.0.1`. */
+    host?: string;
+    /** The port; `0` lets the OS pick a free one. Default `0`. */
+    port?: number;
+  };
   /** Decides jitter and which connections {@link FaultProxy.dropRatio} drops. Default `Math.random`. */
   random?: RandomSource;
 }
@@ -47,13 +57,27 @@ export interface FaultProxyStats {
   reset: number;
   /** Pairs destroyed by {@link FaultProxy.dropRatio}. */
   dropped: number;
+  /** The faults in force now. */
   faults: {
     /** The larger of the two directions' base latencies, in ms. */
     latencyMs: number;
-    latency: Record<FaultDirection, { ms: number; jitter: number }>;
+    /** The added latency per direction. */
+    latency: Record<
+      FaultDirection,
+      {
+        /** Base delay added to each chunk, in ms. */
+        ms: number;
+        /** Random extra delay, up to this many ms. */
+        jitter: number;
+      }
+    >;
+    /** Whether bytes are held instead of forwarded ({@link FaultProxy.blackhole}). */
     blackholed: boolean;
+    /** Whether new connections are refused ({@link FaultProxy.refuse}). */
     refusing: boolean;
+    /** Fraction of new connections reset ({@link FaultProxy.dropRatio}). */
     dropRatio: number;
+    /** How long after accept those connections are reset, in ms. */
     dropAfterMs: number;
   };
 }

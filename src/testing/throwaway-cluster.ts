@@ -95,11 +95,13 @@ export class ThrowawayClusterError extends SteadfastError {
 
 /** One directory examined by {@link reapStaleClusters}. */
 export interface ReapedCluster {
+  /** The directory examined. */
   readonly dir: string;
   /** PID of the Node process that created it, when the marker was readable. */
   readonly ownerPid: number | undefined;
   /** The postmaster that was signalled to stop, if one was still running. */
   readonly stoppedPostmaster: number | undefined;
+  /** Whether it was removed. */
   readonly removed: boolean;
   /** Why it was not removed. */
   readonly problem?: string;

@@ -26,7 +26,13 @@ export interface Clock {
 }
 
 /** Opaque timer handle returned by {@link Clock.setTimeout}. */
-export type TimerHandle = { readonly __timer?: never } | number | object;
+export type TimerHandle =
+  | {
+      /** Never present: only makes the type nominal. */
+      readonly __timer?: never;
+    }
+  | number
+  | object;
 
 /** A source of uniformly distributed numbers in [0, 1); injectable for deterministic tests. */
 export type RandomSource = () => number;

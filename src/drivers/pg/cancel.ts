@@ -3,9 +3,13 @@ import type pg from "pg";
 
 /** What a CancelRequest needs: where the server is and the backend's key data. */
 export interface CancelTarget {
+  /** The server's host (or Unix socket directory). */
   readonly host: string;
+  /** The server's port. */
   readonly port: number;
+  /** The backend's process ID, from BackendKeyData. */
   readonly processID: number;
+  /** The backend's secret key, from BackendKeyData. */
   readonly secretKey: number;
 }
 

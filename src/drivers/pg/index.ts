@@ -13,4 +13,4 @@ export { type PgConnectorOptions, pgConnector } from "./connector.js";
 export { pgDriver } from "./driver.js";
 export { createDatabaseFromEnv } from "./from-env.js";
 export { type PgNotifyBusOptions, pgNotifyBus } from "./notify-bus.js";
-export { type PgPoolConfig, Pool, type PoolClient } from "./pool.js";
+export { type ConnectCallback, type PgPoolConfig, Pool, type PoolClient } from "./pool.js";

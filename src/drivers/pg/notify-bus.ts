@@ -43,9 +43,12 @@ const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
  * const cache = createCache({ bus });
  * ```
  */
-export function pgNotifyBus(
-  options: PgNotifyBusOptions,
-): InvalidationBus & { ready(): Promise<void>; readonly reconnects: number } {
+export function pgNotifyBus(options: PgNotifyBusOptions): InvalidationBus & {
+  /** Resolves once the listening connection is connected and listening. */
+  ready(): Promise<void>;
+  /** Times the listening connection was re-established after a loss. */
+  readonly reconnects: number;
+} {
   const channel = options.channel ?? PG_NOTIFY_BUS_DEFAULTS.channel;
   if (!CHANNEL.test(channel))
     throw new ValidationError(

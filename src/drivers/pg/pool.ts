@@ -39,7 +39,8 @@ function isSubmittable(value: unknown): value is pg.Submittable & Stream {
     typeof (value as { submit?: unknown }).submit === "function"
   );
 }
-type ConnectCallback = (
+/** The callback form of {@link Pool.connect}, as in `pg.Pool`: an error, or a client and its release function. */
+export type ConnectCallback = (
   err: Error | undefined,
   client?: PoolClient,
   done?: (release?: unknown) => void,
@@ -246,9 +247,11 @@ export class Pool extends EventEmitter implements pg.Pool {
   get expiredCount(): number {
     return this.#core.expiredCount();
   }
+  /** Whether `end()` was called. */
   get ending(): boolean {
     return this.#ending;
   }
+  /** Whether `end()` finished: every client is closed. */
   get ended(): boolean {
     return this.#ended;
   }

@@ -33,7 +33,9 @@ export interface EmbeddedPostgresOptions {
 export interface EmbeddedPostgres {
   /** A `postgres://` URL for `pg`, `psql` or Steadfast. */
   readonly url: string;
+  /** The loopback host it listens on. */
   readonly host: string;
+  /** The port it listens on. */
   readonly port: number;
   /** The data directory, or `undefined` in memory mode. */
   readonly dataDir: string | undefined;
