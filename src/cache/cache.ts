@@ -69,6 +69,13 @@ interface Flight<V> {
  * optional shared L2 (Redis) and an invalidation bus between instances.
  *
  * Create it with {@link createCache}.
+ *
+ * @example
+ * ```ts
+ * const cache = createCache<User>({ ttl: "30s", grace: "10m" });
+ * const entry = await cache.getOrLoadEntry(`user:${id}`, () => loadUser(id));
+ * res.setHeader("Cache-Status", cacheStatus(entry));
+ * ```
  */
 export class Cache<V = unknown> {
   /** @internal The resolved options. */

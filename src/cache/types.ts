@@ -122,7 +122,15 @@ export interface CacheStats {
   readonly bytes: number;
 }
 
-/** Renders an RFC 9211 `Cache-Status` header value for a read. */
+/**
+ * Renders an RFC 9211 `Cache-Status` header value for a read.
+ *
+ * @example
+ * ```ts
+ * const entry = await cache.getOrLoadEntry("user:42", loadUser);
+ * cacheStatus(entry); // "steadfast; hit; detail=stale-unavailable" when served stale
+ * ```
+ */
 export function cacheStatus(result: CacheResult<unknown>, name = "steadfast"): string {
   switch (result.provenance) {
     case "cached":

@@ -68,6 +68,13 @@ const MAX_TIMEOUT = 24 * 3_600_000;
  * A resilient handle on one PostgreSQL database: a self-healing pool, a retry policy that never
  * repeats a write whose outcome is unknown, deadlines enforced on the client and the server,
  * and a circuit breaker shared with the pool. Create it with {@link createDatabase}.
+ *
+ * @example
+ * ```ts
+ * const db = createDatabase({ driver: pgDriver({ connectionString: process.env.DATABASE_URL }) });
+ * const { rows } = await db.read("select id from users where email = $1", [email]);
+ * console.log(db.stats().pool.active);
+ * ```
  */
 export class Database<C = unknown> {
   /** The connection pool (stats, events, `reset()`). */

@@ -19,7 +19,14 @@ export class SteadfastError extends Error {
   }
 }
 
-/** True when `err` is a {@link SteadfastError}, optionally with the given `code`. */
+/**
+ * True when `err` is a {@link SteadfastError}, optionally with the given `code`.
+ *
+ * @example
+ * ```ts
+ * if (isSteadfastError(err, "CIRCUIT_OPEN")) return new Response("unavailable", { status: 503 });
+ * ```
+ */
 export function isSteadfastError(err: unknown, code?: string): err is SteadfastError {
   return err instanceof SteadfastError && (code === undefined || err.code === code);
 }

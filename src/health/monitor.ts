@@ -27,6 +27,13 @@ const RECENT_TIMEOUTS_MS = 60_000;
  * concurrent callers, so the endpoint cannot become load on the database.
  *
  * Create it with {@link createHealth}; serve it with `healthHandlers` from `steadfast/http`.
+ *
+ * @example
+ * ```ts
+ * const health = createHealth(db, { cache });
+ * const report = await health.check(); // application/health+json
+ * if (report.status === "fail") console.warn(report.output);
+ * ```
  */
 export class Health {
   /** @internal The resolved options. */

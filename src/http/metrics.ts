@@ -216,7 +216,15 @@ function cacheMetrics(registry: Registry, cache: { stats(): CacheStats }): void 
   });
 }
 
-/** `GET /metrics` as a Web-standard handler: the Prometheus text exposition, never cached. */
+/**
+ * `GET /metrics` as a Web-standard handler: the Prometheus text exposition, never cached.
+ *
+ * @example
+ * ```ts
+ * const { registry } = prometheusMetrics(db);
+ * app.get("/metrics", (c) => metricsHandler(registry)(c.req.raw));
+ * ```
+ */
 export function metricsHandler(registry: Registry): (request: Request) => Promise<Response> {
   return async (request) => {
     if (request.method !== "GET" && request.method !== "HEAD") {

@@ -1,6 +1,15 @@
 import { SteadfastError } from "../errors/base.js";
 
-/** `set(key, value, { ifVersion })` found another version. */
+/**
+ * `set(key, value, { ifVersion })` found another version.
+ *
+ * @example
+ * ```ts
+ * const entry = await kv.getEntry<number>("counter");
+ * try { await kv.set("counter", (entry?.value ?? 0) + 1, { ifVersion: entry?.version ?? 0 }); }
+ * catch (err) { if (err instanceof KvVersionConflictError) retryLater(); }
+ * ```
+ */
 export class KvVersionConflictError extends SteadfastError {
   /** The key of the conflicting write. */
   readonly key: string;

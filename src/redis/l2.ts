@@ -147,7 +147,15 @@ export function connected(client: Redis): Promise<void> {
   });
 }
 
-/** Escapes Redis glob characters so a key prefix matches literally. */
+/**
+ * Escapes Redis glob characters so a key prefix matches literally.
+ *
+ * @example
+ * ```ts
+ * escapeGlob("user:[42]*"); // "user:\\[42\\]\\*"
+ * await client.scan("0", "MATCH", `${escapeGlob(prefix)}*`);
+ * ```
+ */
 export function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\^]/g, (c) => `\\${c}`);
 }

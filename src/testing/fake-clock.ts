@@ -108,7 +108,15 @@ export class FakeClock implements Clock {
   }
 }
 
-/** Resolves after every queued promise callback has run (one macrotask turn). */
+/**
+ * Resolves after every queued promise callback has run (one macrotask turn).
+ *
+ * @example
+ * ```ts
+ * void pool.acquire();
+ * await flushMicrotasks(); // the acquire has reached the pool's queue
+ * ```
+ */
 export function flushMicrotasks(): Promise<void> {
   return new Promise((resolve) => {
     if (typeof setImmediate === "function") setImmediate(resolve);

@@ -15,7 +15,15 @@ export interface CancelTarget {
 
 const CANCEL_REQUEST_CODE = 80877102;
 
-/** The cancel key data of a connected `pg.Client`, or `undefined` before the handshake ended. */
+/**
+ * The cancel key data of a connected `pg.Client`, or `undefined` before the handshake ended.
+ *
+ * @example
+ * ```ts
+ * const target = cancelTargetOf(client);
+ * if (target) await sendCancelRequest(target); // stops the client's running statement
+ * ```
+ */
 export function cancelTargetOf(client: pg.Client): CancelTarget | undefined {
   const c = client as unknown as {
     host?: string;

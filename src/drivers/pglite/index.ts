@@ -45,7 +45,15 @@ export interface EmbeddedPostgres {
   close(): Promise<void>;
 }
 
-/** The data directory is in use by another live process. */
+/**
+ * The data directory is in use by another live process.
+ *
+ * @example
+ * ```ts
+ * try { await startEmbeddedPostgres({ dataDir: ".steadfast-data" }); }
+ * catch (err) { if (err instanceof DataDirLockedError) console.error(err.message); }
+ * ```
+ */
 export class DataDirLockedError extends SteadfastError {
   constructor(dir: string, pid: number) {
     super(
