@@ -252,3 +252,37 @@ test("every documented type and unit column is filled in for durations", () => {
     }
   }
 });
+
+/** A preset's resolved value of a README name: `timeout`, `retry.maxAttempts`, `pool.*`, `breaker.*`. */
+function presetValue(preset: PresetName, name: string): unknown {
+  const resolved = database(preset);
+  const [head, key = ""] = name.split(".");
+  if (head === "timeout") return resolved.timeout;
+  if (head === "retry" && key === "maxAttempts") return resolved.maxAttempts;
+  if (head === "pool") return plainValues(resolvePoolOptions(resolved.pool))[key];
+  if (head === "breaker" && resolved.breaker !== false) {
+    return plainValues(resolveCircuitBreakerOptions(resolved.breaker))[key];
+  }
+  throw new Error(`README names an option the test cannot resolve: ${name}`);
+}
+
+test("the README's per-preset summary matches the presets", () => {
+  const readme = readRepoFile("README.md");
+  const start = readme.indexOf("| most-used option |");
+  assert.ok(start >= 0, "README.md has the most-used options table");
+  const rows = readme.slice(start).split("\n\n")[0]?.split("\n").slice(2) ?? [];
+  assert.ok(rows.length > 0);
+  for (const row of rows) {
+    const [nameCell = "", ...cells] = row
+      .split("|")
+      .slice(1, -1)
+      .map((c) => c.trim());
+    const names = plain(nameCell.replace(/\s*\([^)]*\)/g, "")).split(" / ");
+    PRESET_ORDER.forEach((preset, i) => {
+      const values = (cells[i] ?? "").split(" / ");
+      names.forEach((name, j) => {
+        assertCell(values[j] ?? "", presetValue(preset, name), `README ${name} (${preset})`);
+      });
+    });
+  }
+});
