@@ -64,7 +64,11 @@ try {
       if (response.status !== 200) fail(`${command} → HTTP ${response.status}`);
     } else {
       try {
-        out = execFileSync("sh", ["-c", command], { cwd: dir, timeout: 30_000 }).toString();
+        out = execFileSync("sh", ["-c", command], {
+          cwd: dir,
+          timeout: 30_000,
+          stdio: ["ignore", "pipe", "pipe"],
+        }).toString();
       } catch (error) {
         fail(`"${command}" failed: ${error.message}`);
       }
