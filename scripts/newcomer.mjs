@@ -88,6 +88,9 @@ try {
       }
     }
     console.log(`newcomer: ok  ${command}`);
+    // The output too, so the CI log shows the tour as a newcomer sees it.
+    const shown = open ? out.slice(0, 60) : out.trim().split("\n").slice(0, 12).join("\n");
+    console.log(shown.replace(/^/gm, "    "));
   }
   console.log("newcomer: the README's quick tour works as written");
 } catch (error) {
