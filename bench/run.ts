@@ -150,7 +150,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
         "p99 ms",
         "non-2xx",
         "CPU cores by component",
-        "busiest",
+        "limit",
       ],
       rows: rows.map((r) => [
         r.workload,
@@ -461,5 +461,8 @@ writeFileSync(
   new URL(`${stamp}.json`, dir),
   `${JSON.stringify({ env, sections: done }, null, 2)}\n`,
 );
-writeFileSync(new URL("latest.md", dir), markdown(env, done));
-console.log(`\nwrote bench/results/${stamp}.json and bench/results/latest.md`);
+// latest.md is the last full run (the README's figures come from it); a run of some
+// sections writes partial.md instead of overwriting it.
+const summary = wanted.length > 0 ? "partial.md" : "latest.md";
+writeFileSync(new URL(summary, dir), markdown(env, done));
+console.log(`\nwrote bench/results/${stamp}.json and bench/results/${summary}`);
