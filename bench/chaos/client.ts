@@ -62,6 +62,10 @@ async function target(): Promise<Target> {
   if (kind === "postgres.js") {
     const { default: postgres } = await import("postgres");
     // postgres.js' documented options: bounded connect, idle connections closed, lifetimes.
+    // `fetch_types` stays at its default (on): the array-type query it runs on a new
+    // connection is not awaited by its caller (connection.js, fetchArrayTypes), so a backend
+    // terminated during it is an unhandled rejection that ends the process — the scorecard's
+    // "crashes" column. `fetch_types: false` avoids it, at the cost of array parsing.
     const sql = postgres(url, {
       max: POOL_MAX,
       connect_timeout: DEADLINE_MS / 1000,
