@@ -76,7 +76,10 @@ export async function execOn<C, R>(
   const off = ctx.onAbort(() => {
     if (settled) return;
     onAbandon();
-    void reclaim(rt, connection, pending);
+    reclaim(rt, connection, pending).catch(() => {
+      // Reclaiming is best effort in the background; it must never become an unhandled
+      // rejection that takes the application's process down.
+    });
   });
   try {
     return await pending;

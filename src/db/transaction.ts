@@ -1,6 +1,6 @@
 import { classify } from "../errors/classify.js";
 import { ConfigError, describeValue } from "../errors/config-error.js";
-import { UnknownOutcomeError } from "../errors/errors.js";
+import { CanceledError, UnknownOutcomeError } from "../errors/errors.js";
 import type { PolicyContext } from "../policy/context.js";
 import type { Duration } from "../util/duration.js";
 import { optionKeys } from "../util/option-keys.js";
@@ -124,12 +124,21 @@ export async function runTransaction<C, T>(
       abandoned = true;
       if (stage === "commit") abandonedDuringCommit = true;
     };
-    const run = <R>(sql: string, params?: readonly unknown[]) =>
-      execOn<C, R>(rt, connection, sql, params, ctx, onAbandon);
+    // Once a statement has been abandoned (deadline or abort while it ran), the connection
+    // belongs to the background reclaim: nothing more may be sent on it or release it, even
+    // if that statement came back successfully a moment later.
+    const run = async <R>(sql: string, params?: readonly unknown[]) => {
+      if (abandoned) throw markNotSent(reclaimedError(ctx));
+      const result = await execOn<C, R>(rt, connection, sql, params, ctx, onAbandon);
+      if (abandoned) throw reclaimedError(ctx);
+      return result;
+    };
     let finished = false;
     try {
       if (orphanPid !== undefined) {
-        await run("SELECT pg_terminate_backend($1)", [orphanPid]).catch(() => {});
+        await run("SELECT pg_terminate_backend($1)", [orphanPid]).catch((error: unknown) => {
+          if (abandoned) throw error; // out of time: the connection is no longer ours
+        });
         orphanPid = undefined;
       }
       const remaining = serverTimeoutFor(Math.max(1, ctx.deadline - rt.clock.now()));
@@ -175,7 +184,9 @@ export async function runTransaction<C, T>(
       finished = true;
       if (!abandoned) await rollbackAndRelease(db, connection, error);
       throw explain(db, error, stage, key, () => {
-        orphanPid = rt.driver.backendPid?.(connection);
+        // An abandoned connection may already be back in the pool serving someone else:
+        // only a connection this attempt still owns can be named as the orphan to terminate.
+        if (!abandoned) orphanPid = rt.driver.backendPid?.(connection);
         commitUnresolved = true;
       });
     }
@@ -251,4 +262,12 @@ async function rollbackAndRelease<C>(
   } catch (rollbackError) {
     rt.pool.release(connection, { destroy: true, error: rollbackError });
   }
+}
+
+/** The error for a statement whose connection was taken back after an abort or deadline. */
+function reclaimedError(ctx: PolicyContext): unknown {
+  return (
+    abortReasonOf(ctx) ??
+    new CanceledError("the transaction's connection was reclaimed after its deadline")
+  );
 }
