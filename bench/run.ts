@@ -395,6 +395,9 @@ async function environment(): Promise<Record<string, string | number>> {
     pg: pkg("pg"),
     cockatiel: pkg("cockatiel"),
     postgresJs: pkg("postgres"),
+    bentocache: pkg("bentocache"),
+    lruCache: pkg("lru-cache"),
+    autocannon: pkg("autocannon"),
   };
 }
 
@@ -403,7 +406,8 @@ function markdown(env: Record<string, string | number>, sections: Record<string,
     "# Benchmark results",
     "",
     `Run ${env.date} on commit ${env.commit}: ${env.cpus} × ${env.cpu}, ${env.memoryGiB} GiB,`,
-    `Node ${env.node}, PostgreSQL ${env.postgres}, pg ${env.pg}, cockatiel ${env.cockatiel}, postgres.js ${env.postgresJs}.`,
+    `Node ${env.node}, PostgreSQL ${env.postgres}, pg ${env.pg}, cockatiel ${env.cockatiel}, postgres.js ${env.postgresJs},`,
+    `bentocache ${env.bentocache}, lru-cache ${env.lruCache}, autocannon ${env.autocannon}.`,
   ];
   for (const [name, s] of Object.entries(sections)) {
     lines.push("", `## ${name}: ${s.title}`, "");
