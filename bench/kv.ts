@@ -3,23 +3,17 @@
  * the bench server: statements sent (round trips) and time, median of 20 repetitions each.
  */
 
-import pg from "pg";
 import { pgDriver } from "../src/drivers/pg/driver.js";
 import { createDatabase } from "../src/index.js";
+import { scratchDatabase } from "./database.js";
 import { median } from "./stats.js";
 
 export async function runKvBench(
   url: string,
 ): Promise<{ mget: { ms: number; statements: number }; gets: { ms: number; statements: number } }> {
-  const database = `sf_bench_kv_${process.pid}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${database}`);
-  await admin.query(`CREATE DATABASE ${database}`);
-  const target = new URL(url);
-  target.pathname = `/${database}`;
+  const scratch = await scratchDatabase(url, "kv");
   const db = createDatabase({
-    driver: pgDriver({ connectionString: target.toString() }),
+    driver: pgDriver({ connectionString: scratch.url }),
     preset: "local",
   });
   let statements = 0;
@@ -49,7 +43,6 @@ export async function runKvBench(
     return { mget, gets };
   } finally {
     await db.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
   }
 }

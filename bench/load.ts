@@ -9,10 +9,10 @@
 
 import { pathToFileURL } from "node:url";
 import autocannon from "autocannon";
-import pg from "pg";
 import { cachePlugin } from "../src/server/cache-plugin.js";
 import { startService } from "../src/server/service.js";
 import { startFaultProxy } from "../src/testing/fault-proxy.js";
+import { scratchDatabase } from "./database.js";
 
 export interface LoadResult {
   readonly durationS: number;
@@ -33,18 +33,13 @@ export async function runLoadBench(options: {
   durationS?: number;
 }): Promise<LoadResult> {
   const durationS = options.durationS ?? 20;
-  const database = `sf_bench_load_${process.pid}`;
-  const admin = new pg.Client({ connectionString: options.url });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${database}`);
-  await admin.query(`CREATE DATABASE ${database}`);
-  const target = new URL(options.url);
-  target.pathname = `/${database}`;
+  const scratch = await scratchDatabase(options.url, "load");
+  const target = new URL(scratch.url);
   const proxy = await startFaultProxy({
     target: { host: target.hostname, port: Number(target.port || 5432) },
   });
   const service = await startService({
-    databaseUrl: proxy.url(target.toString()),
+    databaseUrl: proxy.url(scratch.url),
     port: 0,
     plugins: [cachePlugin({ ttl: "5s", grace: "10m", softTimeout: "100ms" })],
   });
@@ -87,8 +82,7 @@ export async function runLoadBench(options: {
   } finally {
     await service.close();
     await proxy.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
   }
 }
 

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import autocannon from "autocannon";
 import { Redis } from "ioredis";
-import pg from "pg";
+import { scratchDatabase } from "./database.js";
 
 export interface ScaleRow {
   readonly workload: "cached reads" | "writes";
@@ -144,20 +144,15 @@ export async function runScaleBench(options: {
 }): Promise<ScaleRow[]> {
   const durationS = options.durationS ?? 6;
   const redisUrl = options.redisUrl ?? "redis://127.0.0.1:6379";
-  const database = `sf_bench_scale_${process.pid}`;
-  const admin = new pg.Client({ connectionString: options.url });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${database}`);
-  await admin.query(`CREATE DATABASE ${database}`);
-  const target = new URL(options.url);
-  target.pathname = `/${database}`;
+  const scratch = await scratchDatabase(options.url, "scale");
+  const database = new URL(scratch.url).pathname.slice(1);
   const rows: ScaleRow[] = [];
   try {
     for (const count of options.counts ?? [1, 2, 4]) {
       const instances = await Promise.all(
         Array.from({ length: count }, () =>
           startInstance({
-            DATABASE_URL: target.toString(),
+            DATABASE_URL: scratch.url,
             REDIS_URL: redisUrl,
           }),
         ),
@@ -218,8 +213,7 @@ export async function runScaleBench(options: {
       }
     }
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
     const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await redis.connect();
